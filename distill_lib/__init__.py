@@ -1,0 +1,13 @@
+"""distill_lib: the helper library behind the knowledge-distillation workbook.
+
+One module per concept, each introduced by a notebook:
+
+- :mod:`distill_lib.data`: the digits, the split, transfer sets (notebook 00)
+- :mod:`distill_lib.models`: MLPs and their size (notebook 00)
+- :mod:`distill_lib.training`: ``set_seed``, ``fit``, ``evaluate`` (notebook 00)
+- :mod:`distill_lib.teacher`: the cached teacher (notebook 00)
+- :mod:`distill_lib.losses`: logit matching, temperature softmax, KL and the combined loss (notebooks 01-03)
+- :mod:`distill_lib.results`: recording a notebook's key numbers for the tests
+"""
+
+__version__ = "0.1.0"

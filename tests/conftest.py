@@ -1,0 +1,21 @@
+"""Fixtures shared by the tests: running a notebook under papermill."""
+
+from pathlib import Path
+
+import pytest
+
+from distill_lib.results import execute_notebook
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.fixture
+def run_notebook(tmp_path):
+    """``run_notebook("00_data_and_teacher", retrain_teacher=True)`` -> what the notebook recorded."""
+
+    def run(name: str, **parameters):
+        seconds, results = execute_notebook(NOTEBOOKS / f"{name}.ipynb", tmp_path / f"{name}.ipynb", parameters)
+        results["_seconds"] = seconds
+        return results
+
+    return run

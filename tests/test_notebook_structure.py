@@ -1,0 +1,74 @@
+"""Every notebook follows the workbook's skeleton and the committed-outputs policy.
+
+Policy: notebooks are committed *without* outputs (clean diffs, no stale
+numbers). Executed copies are produced by `make run` into build/ and by the
+test suite; nbval runs them in `--nbval-lax` mode (errors fail, outputs are not
+compared, because they include timings and plots).
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import distill_lib.data
+import distill_lib.losses
+import distill_lib.models
+import distill_lib.teacher
+import distill_lib.training
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SECTIONS = ["## Goals", "## Setup", "## Your turn", "## Summary", "## Exercises", "## Further reading"]
+LIBRARY_NAMES = {
+    name
+    for module in (distill_lib.data, distill_lib.losses, distill_lib.models, distill_lib.teacher, distill_lib.training)
+    for name in module.__all__
+}
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks/NN_topic.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"], f"{path.name} cell {i} has outputs: clear them before committing"
+            assert cell["execution_count"] is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_skeleton(path):
+    nb = load(path)
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# "), "title first"
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    positions = [markdown.find(s) for s in SECTIONS]
+    assert all(p >= 0 for p in positions), f"{path.name} lacks {[s for s, p in zip(SECTIONS, positions) if p < 0]}"
+    assert positions == sorted(positions), f"{path.name}: sections out of order"
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_calls_the_library_and_checks_exercises(path):
+    code = ["".join(c["source"]) for c in load(path)["cells"] if c["cell_type"] == "code"]
+    joined = "\n".join(code)
+    assert "from distill_lib" in joined or "import distill_lib" in joined
+    redefined = set(re.findall(r"^\s*def (\w+)", joined, flags=re.M)) & LIBRARY_NAMES
+    assert not redefined, f"{path.name} redefines library functions {redefined}: import them instead"
+    turn = next(i for i, c in enumerate(code) if "YOUR TURN: begin" in c)
+    assert any("assert" in c for c in code[turn + 1 :]), f"{path.name}: no asserting check cell after 'Your turn'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_has_a_papermill_test(path):
+    assert (ROOT / "tests" / f"test_nb{path.stem}.py").exists(), f"add tests/test_nb{path.stem}.py"
