@@ -124,3 +124,21 @@ def test_progress_bar_in_a_terminal(split, capsys):
     fit(make_student(), split.X_train, split.y_train, epochs=3, progress=True, desc="demo")
     err = capsys.readouterr().err
     assert "demo" in err and "3/3" in err
+
+
+def test_train_student_distils(split):
+    from distill_lib.distillation import STUDENT_SIZES, train_student
+    from distill_lib.models import count_parameters
+    from distill_lib.teacher import load_teacher
+
+    teacher, _ = load_teacher(split=split, save=False)
+    v = predict_logits(teacher, split.X_train)
+    scratch, _ = train_student(split.X_train, split.y_train, seed=0, epochs=100)
+    distilled, history = train_student(split.X_train, split.y_train, teacher_logits=v, seed=0, epochs=100)
+    assert count_parameters(distilled) == 64 * 128 + 128 + 128 * 10 + 10 and STUDENT_SIZES == [64, 128, 10]
+    assert len(history.loss) == 100
+    assert evaluate(distilled, split.X_test, split.y_test) > 0.93
+    again, _ = train_student(split.X_train, split.y_train, seed=0, epochs=100)
+    assert all(torch.equal(a, b) for a, b in zip(scratch.parameters(), again.parameters()))
+    with pytest.raises(ValueError, match="lam=2"):
+        train_student(split.X_train, split.y_train, teacher_logits=v, lam=2)
