@@ -175,6 +175,11 @@ def kd_kl_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: floa
     """
     t = check_temperature(temperature)
     _check_pair(student_logits, teacher_logits)
+    return _kd_kl(student_logits, teacher_logits, t)
+
+
+def _kd_kl(student_logits: Tensor, teacher_logits: Tensor, t: float) -> Tensor:
+    """:func:`kd_kl_loss` without the input checks, for callers that have made them."""
     # Work in float64: at large T both distributions are close to uniform, the KL is a
     # small difference of log-probabilities, and T**2 multiplies its rounding error.
     # In float32 that costs about three significant digits at T = 1000.
@@ -251,5 +256,5 @@ def distillation_loss(
     _check_pair(student_logits, teacher_logits)
     check_targets(targets, *student_logits.shape)
     ce = F.cross_entropy(student_logits, targets.long())
-    kd = kd_kl_loss(student_logits, teacher_logits, t)
+    kd = _kd_kl(student_logits, teacher_logits, t)  # inputs already checked above
     return (1.0 - lam) * ce + lam * kd

@@ -42,7 +42,7 @@ def _plain(name: str, value: Any) -> Any:
     raise TypeError(f"record: {name} has type {type(value).__name__}; use numbers, strings, lists or dicts")
 
 
-def record(**values: Any) -> dict[str, Any]:
+def record(**values: Any) -> None:
     """Show ``values`` and store them in the notebook's output for :func:`read_results`.
 
     Example::
@@ -57,7 +57,6 @@ def record(**values: Any) -> dict[str, Any]:
         print(text)
     else:
         display({MIME_TYPE: data, "text/plain": text}, raw=True)
-    return data
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:

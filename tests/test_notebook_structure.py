@@ -12,20 +12,26 @@ from pathlib import Path
 
 import pytest
 
-import distill_lib.data
-import distill_lib.losses
-import distill_lib.models
-import distill_lib.teacher
-import distill_lib.training
+import importlib
+import pkgutil
+
+import distill_lib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SECTIONS = ["## Goals", "## Setup", "## Your turn", "## Summary", "## Exercises", "## Further reading"]
-LIBRARY_NAMES = {
-    name
-    for module in (distill_lib.data, distill_lib.losses, distill_lib.models, distill_lib.teacher, distill_lib.training)
-    for name in module.__all__
-}
+LIBRARY_MODULES = [
+    importlib.import_module(f"distill_lib.{info.name}")
+    for info in pkgutil.iter_modules(distill_lib.__path__)
+    if not info.name.startswith("_")
+]
+LIBRARY_NAMES = {name for module in LIBRARY_MODULES for name in getattr(module, "__all__", [])}
+
+
+def test_every_module_declares_its_public_names():
+    assert len(LIBRARY_MODULES) >= 6
+    for module in LIBRARY_MODULES:
+        assert module.__all__, f"{module.__name__} has no __all__"
 
 
 def load(path):
