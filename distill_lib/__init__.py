@@ -7,6 +7,11 @@ One module per concept, each introduced by a notebook:
 - :mod:`distill_lib.training`: ``set_seed``, ``fit``, ``evaluate`` (notebook 00)
 - :mod:`distill_lib.teacher`: the cached teacher (notebook 00)
 - :mod:`distill_lib.losses`: logit matching, temperature softmax, KL and the combined loss (notebooks 01-03)
+- :mod:`distill_lib.logit_matching`: centring logits, the MSE's offset and shape parts (notebook 01)
+- :mod:`distill_lib.temperature`: entropy, soft targets, the high-temperature limit (notebook 02)
+- :mod:`distill_lib.distillation`: the student, transfer sets, the distillation experiments (notebook 03)
+- :mod:`distill_lib.quantization`: affine quantization, PTQ, QAT, int8 execution (notebook 04)
+- :mod:`distill_lib.pruning`: magnitude masks, prune-and-fine-tune, removing hidden units (notebook 05)
 - :mod:`distill_lib.results`: recording a notebook's key numbers for the tests
 """
 

@@ -96,17 +96,20 @@ def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
         )
 
 
-def check_targets(targets: object, num_examples: int, num_classes: int) -> Tensor:
-    """Validate class-index targets of shape ``(N,)`` with values in ``[0, C)``."""
+def check_targets(targets: object, num_examples: int, num_classes: int, *, name: str = "targets") -> Tensor:
+    """Validate class-index targets of shape ``(N,)`` with values in ``[0, C)``.
+
+    ``name`` is how the message calls the argument (e.g. ``"y_val"``).
+    """
     if not isinstance(targets, Tensor):
-        raise TypeError(f"targets must be a torch.Tensor of class indices, got {type(targets).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of class indices, got {type(targets).__name__}")
     if targets.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise TypeError(f"targets must be an integer tensor of class indices, got dtype={targets.dtype}")
+        raise TypeError(f"{name} must be an integer tensor of class indices, got dtype={targets.dtype}")
     if targets.shape != (num_examples,):
-        raise ValueError(f"targets must have shape ({num_examples},) to match the logits, got {tuple(targets.shape)}")
+        raise ValueError(f"{name} must have shape ({num_examples},) to match the logits, got {tuple(targets.shape)}")
     if num_examples:
         lo, hi = int(targets.min()), int(targets.max())
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"targets contain class index {bad}; allowed range is [0, {num_classes - 1}]")
+            raise ValueError(f"{name} contain class index {bad}; allowed range is [0, {num_classes - 1}]")
     return targets

@@ -12,6 +12,7 @@ of ``targets`` and ``teacher_logits`` you gave it. So every loss in
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -116,8 +117,8 @@ def fit(
     epochs = check_int("epochs", epochs, low=1)
     lr = check_real("lr", lr)
     weight_decay = check_real("weight_decay", weight_decay)
-    if not lr > 0 or not weight_decay >= 0:
-        raise ValueError(f"lr={lr} must be > 0 and weight_decay={weight_decay} >= 0")
+    if not (0 < lr < math.inf) or not (0 <= weight_decay < math.inf):
+        raise ValueError(f"lr={lr} must be finite and > 0, weight_decay={weight_decay} finite and >= 0")
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
     if loss_fn is None:
@@ -190,10 +191,16 @@ def evaluate(model: nn.Module, X: Tensor, targets: Tensor) -> float:
         >>> evaluate(teacher, split.X_test, split.y_test)
         0.98...
     """
-    if len(X) != len(targets) or len(X) == 0:
-        raise ValueError(f"X has {len(X)} rows and targets {len(targets)}; need the same, non-zero number")
+    _check_eval_targets(X, targets)
     predictions = predict_logits(model, X).argmax(dim=1)  # (N,)
     return (predictions == targets).float().mean().item()
+
+
+def _check_eval_targets(X: Tensor, targets: Tensor) -> None:
+    if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
+        raise TypeError(f"targets must be an integer tensor of class indices, got {getattr(targets, 'dtype', type(targets))}")
+    if len(X) != len(targets) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} rows and targets {len(targets)}; need the same, non-zero number")
 
 
 def confusion_matrix(model: nn.Module, X: Tensor, targets: Tensor, num_classes: int = 10) -> Tensor:
@@ -207,8 +214,7 @@ def confusion_matrix(model: nn.Module, X: Tensor, targets: Tensor, num_classes: 
         >>> M = confusion_matrix(teacher, split.X_test, split.y_test)
         >>> M.trace().item() / M.sum().item()  # the accuracy
     """
-    if len(X) != len(targets) or len(X) == 0:
-        raise ValueError(f"X has {len(X)} rows and targets {len(targets)}; need the same, non-zero number")
+    _check_eval_targets(X, targets)
     predictions = predict_logits(model, X).argmax(dim=1)  # (N,)
     flat = targets.long() * num_classes + predictions  # (N,) index into the flattened matrix
     return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)

@@ -21,7 +21,8 @@ def test_logit_matching_notebook(run_notebook):
     assert r["hard_labels_agree"] == r["num_train"] == 1079
     assert acc["hard_labels"] == acc["labels"]
 
-    # Centring the targets helps on every seed, by a margin well above one test image (0.28 points).
+    # With these small parameters centring helps on both seeds by more than one test image (0.28 points);
+    # at the default budget one seed of five is a tie (the notebook prints the verdict, it does not claim "every seed").
     assert all(d > 0.005 for d in r["centered_minus_raw"]), r["centered_minus_raw"]
     assert r["centered_minus_raw"] == pytest.approx([c - w for c, w in zip(acc["centered_logits"], acc["logits"])])
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from distill_lib.results import MIME_TYPE, _plain, read_results
+from distill_lib.results import MIME_TYPE, _plain, _short, read_results
 
 
 def test_plain_values():
@@ -26,3 +26,9 @@ def test_read_results(tmp_path):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(notebook))
     assert read_results(path) == {"a": 1, "b": 3}
+
+
+def test_short_display():
+    assert _short(0.123456789) == "0.1235"
+    assert _short(list(range(12))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"
+    assert _short({"a": 1.0 / 3}) == "{a: 0.3333}"

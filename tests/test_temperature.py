@@ -234,3 +234,11 @@ def test_temperature_view_bad_input():
         temperature_view(v, 0, 0.0)
     with pytest.raises(ValueError, match=r"2 dimensions"):
         temperature_view(v[0], 0, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_high_temperature_gap_refuses_shifted_copies_in_any_dtype(dtype):
+    """Logits equal up to a per-row shift have a zero limit: the gap is undefined, in float32 too."""
+    x = torch.randn(4, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(dtype) * 5
+    with pytest.raises(ValueError, match="up to a per-row shift"):
+        high_temperature_gap(x, x + 3, temperature=10.0)

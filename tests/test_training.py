@@ -90,8 +90,10 @@ def test_fit_bad_input(split):
         fit(make_student(), X)
     with pytest.raises(ValueError, match="epochs=0 is out of range"):
         fit(make_student(), X, y, epochs=0)
-    with pytest.raises(ValueError, match=r"lr=-0.1 must be > 0"):
+    with pytest.raises(ValueError, match=r"lr=-0.1 must be finite and > 0"):
         fit(make_student(), X, y, lr=-0.1)
+    with pytest.raises(ValueError, match=r"lr=inf must be finite"):
+        fit(make_student(), X, y, lr=float("inf"))
     with pytest.raises(ValueError, match="targets must be a tensor with 1079 rows"):
         fit(make_student(), X, y[:10])
     with pytest.raises(ValueError, match="batch_size=0"):
@@ -142,3 +144,11 @@ def test_train_student_distils(split):
     assert all(torch.equal(a, b) for a, b in zip(scratch.parameters(), again.parameters()))
     with pytest.raises(ValueError, match="lam=2"):
         train_student(split.X_train, split.y_train, teacher_logits=v, lam=2)
+
+
+def test_evaluate_bad_targets(split):
+    model = make_student()
+    with pytest.raises(TypeError, match="integer tensor of class indices"):
+        evaluate(model, split.X_test, split.y_test.float())
+    with pytest.raises(ValueError, match="359 rows and targets 3"):
+        evaluate(model, split.X_test, split.y_test[:3])
