@@ -3,7 +3,7 @@
 The claims the notebook makes at its *default* parameters (five seeds, 300 epochs: the
 all-labels gap, the few-label gap of at least 5 points, the omitted digit recovered by a
 validation-chosen bias) are asserted through the same library calls in
-tests/test_distillation.py ("notebook 03's claims"), which is cheaper than a second full run.
+tests/test_distillation_experiments.py ("notebook 03's claims"), which is cheaper than a second full run.
 """
 
 import math
