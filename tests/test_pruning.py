@@ -1,12 +1,13 @@
-"""distill_lib.pruning against torch.nn.utils.prune, hand-computed masks and exact counts."""
+"""distill_lib.pruning on models against torch.nn.utils.prune: masks in place, removal of units, fine-tuning.
+
+The masks on plain tensors (exact counts, ties) are tested in test_pruning_masks.py.
+"""
 
 import copy
 from functools import partial
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
@@ -49,18 +50,7 @@ def toy_data(n=64, seed=0):
 SPARSITIES = [0.0, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99]
 
 
-# ---------------------------------------------------------------- against torch.nn.utils.prune
-
-
-@pytest.mark.parametrize("sparsity", SPARSITIES)
-@pytest.mark.parametrize("shape", [(32, 64), (10, 32), (7,), (3, 4, 5)])
-def test_mask_matches_l1_unstructured(sparsity, shape):
-    g = torch.Generator().manual_seed(hash(shape) % 1000)
-    weight = torch.randn(shape, generator=g)  # continuous: no ties
-    module = nn.Module()
-    module.weight = nn.Parameter(weight.clone())
-    torch_prune.l1_unstructured(module, "weight", amount=sparsity)
-    torch.testing.assert_close(magnitude_mask(weight, sparsity), module.weight_mask, rtol=0, atol=0)
+# ---------------------------------------------------------------- masks on a model, against torch.nn.utils.prune
 
 
 @pytest.mark.parametrize("sparsity", SPARSITIES)
@@ -94,58 +84,6 @@ def test_layer_scope_matches_l1_unstructured_per_layer(sparsity):
         torch.testing.assert_close(mask, theirs[int(name)].weight_mask, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("sparsity", [0.25, 0.5, 0.75])
-def test_units_to_keep_matches_ln_structured(sparsity):
-    layer = random_mlp((64, 40, 10), seed=3)[0]
-    module = copy.deepcopy(layer)
-    torch_prune.ln_structured(module, "weight", amount=sparsity, n=1, dim=0)
-    rows_kept = torch.nonzero(module.weight_mask.sum(dim=1)).flatten()
-    torch.testing.assert_close(units_to_keep(layer.weight, sparsity), rows_kept)
-
-
-# ---------------------------------------------------------------- exact counts and ties
-
-
-@settings(max_examples=80, deadline=None)
-@given(n=st.integers(1, 300), sparsity=st.floats(0.0, 0.999), seed=st.integers(0, 10_000))
-def test_requested_sparsity_is_met_exactly(n, sparsity, seed):
-    g = torch.Generator().manual_seed(seed)
-    # few distinct values: plenty of tied magnitudes
-    weight = torch.randint(-3, 4, (n,), generator=g).float()
-    mask = magnitude_mask(weight, sparsity)
-    assert int((mask == 0).sum()) == round(sparsity * n)
-    assert set(mask.unique().tolist()) <= {0.0, 1.0}
-    # every pruned weight is no larger than every kept one
-    if 0 < (mask == 0).sum() < n:
-        assert weight[mask == 0].abs().max() <= weight[mask == 1].abs().min()
-
-
-def test_ties_are_broken_by_position():
-    # all four magnitudes tie: the first two in row-major order go
-    weight = torch.tensor([[1.0, -1.0], [1.0, 1.0]])
-    torch.testing.assert_close(magnitude_mask(weight, 0.5), torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
-    # a tie between the 2nd and 3rd smallest: the earlier one goes
-    weight = torch.tensor([0.5, 0.2, 0.9, -0.2, 0.1])
-    torch.testing.assert_close(magnitude_mask(weight, 0.4), torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0]))
-    # across tensors, the earlier tensor goes first
-    a, b = torch.full((3,), 0.5), torch.full((3,), -0.5)
-    got = global_magnitude_masks([a, b], 0.5)
-    torch.testing.assert_close(got[0], torch.zeros(3))
-    torch.testing.assert_close(got[1], torch.ones(3))
-    # deterministic: the same answer every time
-    w = torch.tensor([0.3, 0.3, 0.3, 0.3, 0.3, 0.3])
-    assert all(torch.equal(magnitude_mask(w, 0.5), magnitude_mask(w, 0.5)) for _ in range(5))
-
-
-def test_hand_example_and_rounding():
-    weight = torch.tensor([[0.3, -0.1], [0.2, -0.4]])
-    torch.testing.assert_close(magnitude_mask(weight, 0.5), torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
-    # round(0.25 * 2) = round(0.5) = 0 and round(0.75 * 2) = round(1.5) = 2 (half to even, like PyTorch)
-    assert int((magnitude_mask(torch.tensor([1.0, 2.0]), 0.25) == 0).sum()) == 0
-    assert int((magnitude_mask(torch.tensor([1.0, 2.0]), 0.75) == 0).sum()) == 2
-    assert magnitude_mask(torch.tensor([1.0, 2.0], dtype=torch.float64), 0.5).dtype == torch.float64
-
-
 def test_model_sparsity_is_exact():
     model = random_mlp((64, 128, 10))
     prune_magnitude(model, 0.9, scope="global")
@@ -172,35 +110,6 @@ def test_pruned_weights_get_no_gradient_and_stay_zero_during_fine_tuning():
         torch.testing.assert_close(layer.weight_orig[mask == 0], orig_before[name][mask == 0], rtol=0, atol=0)
         assert not torch.equal(layer.weight_orig[mask == 1], orig_before[name][mask == 1])
     assert weight_sparsity(model) == pytest.approx(0.8, abs=1e-3)
-
-
-@pytest.mark.parametrize("teacher", [False, True])
-def test_prune_and_finetune_keeps_masks_and_reaches_the_schedule(teacher):
-    model = random_mlp()
-    X, y = toy_data(128)
-    teacher_logits = torch.randn(128, 10) if teacher else None
-    schedule = sparsity_schedule(0.9, 3)
-    history = prune_and_finetune(model, X, y, sparsities=schedule, epochs=20, lr=1e-2, teacher_logits=teacher_logits)
-    total = 64 * 32 + 32 * 10
-    assert history.sparsity == schedule
-    assert history.achieved == [round(s * total) / total for s in schedule]
-    assert len(history.accuracy) == len(history.accuracy_before) == 3
-    assert weight_sparsity(model) == history.achieved[-1]
-    # fine-tuning changed the surviving weights, so it did something
-    assert history.accuracy[-1] != history.accuracy_before[-1] or history.accuracy[0] != history.accuracy_before[0]
-
-
-def test_prune_and_finetune_recovers_accuracy():
-    """On a learnable toy task, fine-tuning after pruning beats one-shot pruning."""
-    g = torch.Generator().manual_seed(0)
-    X = torch.rand(400, 64, generator=g)
-    y = (X[:, :10].argmax(dim=1))  # the brightest of the first ten pixels
-    model = random_mlp((64, 64, 10))
-    fit(model, X, y, epochs=300, lr=1e-2, progress=False)
-    one_shot = accuracy_vs_sparsity(model, [0.9], X, y)[0]
-    history = prune_and_finetune(model, X, y, sparsities=[0.5, 0.8, 0.9], epochs=100, lr=1e-2)
-    assert history.accuracy[-1] > one_shot + 0.05
-    assert history.accuracy_before[0] <= 1.0
 
 
 def test_pruning_again_never_revives_weights():
@@ -286,11 +195,30 @@ def test_remove_hidden_units_honours_masks_and_leaves_the_model_alone():
     torch.testing.assert_close(small[0].weight, model[0].weight[keep])
 
 
+@pytest.mark.parametrize("sparsity", [0.25, 0.5, 0.75])
+def test_units_to_keep_matches_ln_structured(sparsity):
+    layer = random_mlp((64, 40, 10), seed=3)[0]
+    module = copy.deepcopy(layer)
+    torch_prune.ln_structured(module, "weight", amount=sparsity, n=1, dim=0)
+    rows_kept = torch.nonzero(module.weight_mask.sum(dim=1)).flatten()
+    torch.testing.assert_close(units_to_keep(layer.weight, sparsity), rows_kept)
+
+
 def test_units_to_keep_ties_and_hand_example():
     weight = torch.tensor([[1.0, 1.0], [0.1, 0.0], [-3.0, 0.0]])
     torch.testing.assert_close(units_to_keep(weight, 1 / 3), torch.tensor([0, 2]))
     tied = torch.ones(4, 3)
     torch.testing.assert_close(units_to_keep(tied, 0.5), torch.tensor([2, 3]))  # the first ones go
+
+
+def test_time_forward_and_speedup():
+    models = {"a": random_mlp(), "b": random_mlp((64, 8, 10))}
+    timings = time_forward(models, torch.rand(16, 64), repeats=3, number=2)
+    assert set(timings) == {"a", "b"} and all(len(v) == 3 and min(v) > 0 for v in timings.values())
+    assert speedup(timings, "a", "a") == 1.0
+    assert speedup({"x": [2.0, 4.0, 6.0], "y": [1.0, 1.0, 1.0]}, "x", "y") == 4.0
+    with pytest.raises(ValueError, match="'c' is not one of"):
+        speedup(timings, "a", "c")
 
 
 # ---------------------------------------------------------------- scans and the widget's function
@@ -328,6 +256,9 @@ def test_prune_preview_defaults_and_layers():
         prune_preview(model, 0.5, X, y, layer="1")
 
 
+# ---------------------------------------------------------------- prune and fine-tune
+
+
 def test_sparsity_schedule():
     assert sparsity_schedule(0.9, 1) == [0.9]
     two = sparsity_schedule(0.9, 2)
@@ -339,14 +270,51 @@ def test_sparsity_schedule():
     assert max(ratios) - min(ratios) < 1e-9  # the same fraction of the survivors goes each step
 
 
-def test_time_forward_and_speedup():
-    models = {"a": random_mlp(), "b": random_mlp((64, 8, 10))}
-    timings = time_forward(models, torch.rand(16, 64), repeats=3, number=2)
-    assert set(timings) == {"a", "b"} and all(len(v) == 3 and min(v) > 0 for v in timings.values())
-    assert speedup(timings, "a", "a") == 1.0
-    assert speedup({"x": [2.0, 4.0, 6.0], "y": [1.0, 1.0, 1.0]}, "x", "y") == 4.0
-    with pytest.raises(ValueError, match="'c' is not one of"):
-        speedup(timings, "a", "c")
+@pytest.mark.parametrize("teacher", [False, True])
+def test_prune_and_finetune_keeps_masks_and_reaches_the_schedule(teacher):
+    model = random_mlp()
+    X, y = toy_data(128)
+    teacher_logits = torch.randn(128, 10) if teacher else None
+    schedule = sparsity_schedule(0.9, 3)
+    history = prune_and_finetune(model, X, y, sparsities=schedule, epochs=20, lr=1e-2, teacher_logits=teacher_logits)
+    total = 64 * 32 + 32 * 10
+    assert history.sparsity == schedule
+    assert history.achieved == [round(s * total) / total for s in schedule]
+    assert len(history.accuracy) == len(history.accuracy_before) == 3
+    assert weight_sparsity(model) == history.achieved[-1]
+    # fine-tuning changed the surviving weights, so it did something
+    assert history.accuracy[-1] != history.accuracy_before[-1] or history.accuracy[0] != history.accuracy_before[0]
+
+
+def test_prune_and_finetune_recovers_accuracy():
+    """On a learnable toy task, fine-tuning after pruning beats one-shot pruning."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(400, 64, generator=g)
+    y = (X[:, :10].argmax(dim=1))  # the brightest of the first ten pixels
+    model = random_mlp((64, 64, 10))
+    fit(model, X, y, epochs=300, lr=1e-2, progress=False)
+    one_shot = accuracy_vs_sparsity(model, [0.9], X, y)[0]
+    history = prune_and_finetune(model, X, y, sparsities=[0.5, 0.8, 0.9], epochs=100, lr=1e-2)
+    assert history.accuracy[-1] > one_shot + 0.05
+    assert history.accuracy_before[0] <= 1.0
+
+
+@pytest.mark.parametrize("lam", [0.9, 0.0])
+def test_recovery_loss_is_the_distillation_loss(lam):
+    """prune_and_finetune = prune_magnitude, then fit with notebook 03's distillation loss."""
+    X, y = toy_data(128)
+    teacher_logits = torch.randn(128, 10, generator=torch.Generator().manual_seed(1)) * 3
+    ours, reference = random_mlp(seed=5), random_mlp(seed=5)
+    prune_and_finetune(ours, X, y, sparsities=[0.6], epochs=15, lr=1e-2, teacher_logits=teacher_logits,
+                       temperature=4.0, lam=lam, seed=3)
+    prune_magnitude(reference, 0.6, scope="global")
+    fit(reference, X, y, teacher_logits=teacher_logits, epochs=15, lr=1e-2, seed=3, progress=False,
+        loss_fn=partial(distillation_loss, temperature=4.0, lam=lam))
+    torch.testing.assert_close(ours(X), reference(X), rtol=0, atol=0)
+    if lam == 0.0:  # no teacher term: the same as fine-tuning with cross-entropy
+        plain = random_mlp(seed=5)
+        prune_and_finetune(plain, X, y, sparsities=[0.6], epochs=15, lr=1e-2, seed=3)
+        torch.testing.assert_close(ours(X), plain(X), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- bad input
@@ -375,12 +343,6 @@ def test_sparsity_out_of_range(sparsity):
     assert not any(torch_prune.is_pruned(m) for m in model.modules()), "work was done before the error"
 
 
-@pytest.mark.parametrize("sparsity", ["0.5", None, True, [0.5], torch.tensor([0.5, 0.1])])
-def test_sparsity_of_wrong_type(sparsity):
-    with pytest.raises(TypeError, match="sparsity must be a real number"):
-        magnitude_mask(torch.ones(3), sparsity)
-
-
 def test_non_prunable_modules_and_bad_models():
     model = random_mlp()
     with pytest.raises(TypeError, match=r"layer '1' is a ReLU, which cannot be pruned; prunable layers are nn.Linear"):
@@ -405,21 +367,6 @@ def test_non_prunable_modules_and_bad_models():
         remove_hidden_units(mlp([64, 10, 10]), 0.99)
 
 
-def test_bad_weights():
-    with pytest.raises(TypeError, match="floating-point"):
-        magnitude_mask(torch.ones(3, dtype=torch.int64), 0.5)
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        magnitude_mask([1.0, 2.0], 0.5)
-    with pytest.raises(ValueError, match="1 NaN or infinite"):
-        magnitude_mask(torch.tensor([1.0, float("nan")]), 0.5)
-    with pytest.raises(ValueError, match="empty"):
-        magnitude_mask(torch.ones(0), 0.5)
-    with pytest.raises(TypeError, match="non-empty list of tensors"):
-        global_magnitude_masks(torch.ones(3), 0.5)
-    with pytest.raises(ValueError, match=r"weight must be 2-D"):
-        units_to_keep(torch.ones(3), 0.5)
-
-
 def test_prune_and_finetune_validates_before_working():
     model = random_mlp()
     X, y = toy_data()
@@ -429,26 +376,10 @@ def test_prune_and_finetune_validates_before_working():
         prune_and_finetune(model, X, y, sparsities=[0.5], epochs=-1)
     with pytest.raises(ValueError, match="teacher_logits has 3 rows but X has 64"):
         prune_and_finetune(model, X, y, sparsities=[0.5], epochs=5, teacher_logits=torch.randn(3, 10))
+    with pytest.raises(ValueError, match="teacher_logits has 7 columns but the model has 10 outputs"):
+        prune_and_finetune(model, X, y, sparsities=[0.5], epochs=5, teacher_logits=torch.randn(64, 7))
     with pytest.raises(ValueError, match=r"targets contain class index 10; allowed range is \[0, 9\]"):
         prune_and_finetune(model, X, y + 1, sparsities=[0.5], epochs=5)
     with pytest.raises(TypeError, match="X must be a floating-point tensor"):
         prune_and_finetune(model, X.long(), y, sparsities=[0.5], epochs=5)
     assert not any(torch_prune.is_pruned(m) for m in model.modules()), "work was done before the error"
-
-
-@pytest.mark.parametrize("lam", [0.9, 0.0])
-def test_recovery_loss_is_the_distillation_loss(lam):
-    """prune_and_finetune = prune_magnitude, then fit with notebook 03's distillation loss."""
-    X, y = toy_data(128)
-    teacher_logits = torch.randn(128, 10, generator=torch.Generator().manual_seed(1)) * 3
-    ours, reference = random_mlp(seed=5), random_mlp(seed=5)
-    prune_and_finetune(ours, X, y, sparsities=[0.6], epochs=15, lr=1e-2, teacher_logits=teacher_logits,
-                       temperature=4.0, lam=lam, seed=3)
-    prune_magnitude(reference, 0.6, scope="global")
-    fit(reference, X, y, teacher_logits=teacher_logits, epochs=15, lr=1e-2, seed=3, progress=False,
-        loss_fn=partial(distillation_loss, temperature=4.0, lam=lam))
-    torch.testing.assert_close(ours(X), reference(X), rtol=0, atol=0)
-    if lam == 0.0:  # no teacher term: the same as fine-tuning with cross-entropy
-        plain = random_mlp(seed=5)
-        prune_and_finetune(plain, X, y, sparsities=[0.6], epochs=15, lr=1e-2, seed=3)
-        torch.testing.assert_close(ours(X), plain(X), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,93 @@
+"""distill_lib.pruning.masks: masks on plain tensors against torch.nn.utils.prune, exact counts and ties."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+
+from distill_lib.pruning import global_magnitude_masks, magnitude_mask, units_to_keep
+
+SPARSITIES = [0.0, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99]
+
+
+# ---------------------------------------------------------------- against torch.nn.utils.prune
+
+
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("shape", [(32, 64), (10, 32), (7,), (3, 4, 5)])
+def test_mask_matches_l1_unstructured(sparsity, shape):
+    g = torch.Generator().manual_seed(hash(shape) % 1000)
+    weight = torch.randn(shape, generator=g)  # continuous: no ties
+    module = nn.Module()
+    module.weight = nn.Parameter(weight.clone())
+    torch_prune.l1_unstructured(module, "weight", amount=sparsity)
+    torch.testing.assert_close(magnitude_mask(weight, sparsity), module.weight_mask, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- exact counts and ties
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 300), sparsity=st.floats(0.0, 0.999), seed=st.integers(0, 10_000))
+def test_requested_sparsity_is_met_exactly(n, sparsity, seed):
+    g = torch.Generator().manual_seed(seed)
+    # few distinct values: plenty of tied magnitudes
+    weight = torch.randint(-3, 4, (n,), generator=g).float()
+    mask = magnitude_mask(weight, sparsity)
+    assert int((mask == 0).sum()) == round(sparsity * n)
+    assert set(mask.unique().tolist()) <= {0.0, 1.0}
+    # every pruned weight is no larger than every kept one
+    if 0 < (mask == 0).sum() < n:
+        assert weight[mask == 0].abs().max() <= weight[mask == 1].abs().min()
+
+
+def test_ties_are_broken_by_position():
+    # all four magnitudes tie: the first two in row-major order go
+    weight = torch.tensor([[1.0, -1.0], [1.0, 1.0]])
+    torch.testing.assert_close(magnitude_mask(weight, 0.5), torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    # a tie between the 2nd and 3rd smallest: the earlier one goes
+    weight = torch.tensor([0.5, 0.2, 0.9, -0.2, 0.1])
+    torch.testing.assert_close(magnitude_mask(weight, 0.4), torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0]))
+    # across tensors, the earlier tensor goes first
+    a, b = torch.full((3,), 0.5), torch.full((3,), -0.5)
+    got = global_magnitude_masks([a, b], 0.5)
+    torch.testing.assert_close(got[0], torch.zeros(3))
+    torch.testing.assert_close(got[1], torch.ones(3))
+    # deterministic: the same answer every time
+    w = torch.tensor([0.3, 0.3, 0.3, 0.3, 0.3, 0.3])
+    assert all(torch.equal(magnitude_mask(w, 0.5), magnitude_mask(w, 0.5)) for _ in range(5))
+
+
+def test_hand_example_and_rounding():
+    weight = torch.tensor([[0.3, -0.1], [0.2, -0.4]])
+    torch.testing.assert_close(magnitude_mask(weight, 0.5), torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    # round(0.25 * 2) = round(0.5) = 0 and round(0.75 * 2) = round(1.5) = 2 (half to even, like PyTorch)
+    assert int((magnitude_mask(torch.tensor([1.0, 2.0]), 0.25) == 0).sum()) == 0
+    assert int((magnitude_mask(torch.tensor([1.0, 2.0]), 0.75) == 0).sum()) == 2
+    assert magnitude_mask(torch.tensor([1.0, 2.0], dtype=torch.float64), 0.5).dtype == torch.float64
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("sparsity", ["0.5", None, True, [0.5], torch.tensor([0.5, 0.1])])
+def test_sparsity_of_wrong_type(sparsity):
+    with pytest.raises(TypeError, match="sparsity must be a real number"):
+        magnitude_mask(torch.ones(3), sparsity)
+
+
+def test_bad_weights():
+    with pytest.raises(TypeError, match="floating-point"):
+        magnitude_mask(torch.ones(3, dtype=torch.int64), 0.5)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        magnitude_mask([1.0, 2.0], 0.5)
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        magnitude_mask(torch.tensor([1.0, float("nan")]), 0.5)
+    with pytest.raises(ValueError, match="empty"):
+        magnitude_mask(torch.ones(0), 0.5)
+    with pytest.raises(TypeError, match="non-empty list of tensors"):
+        global_magnitude_masks(torch.ones(3), 0.5)
+    with pytest.raises(ValueError, match=r"weight must be 2-D"):
+        units_to_keep(torch.ones(3), 0.5)
