@@ -18,6 +18,7 @@ __all__ = [
     "check_temperature",
     "check_lam",
     "check_int",
+    "check_finite_tensor",
     "check_logits",
     "check_same_shape",
     "check_targets",
@@ -65,6 +66,35 @@ def check_int(name: str, value: object, *, low: int | None = None, high: int | N
     return value
 
 
+def check_finite_tensor(
+    name: str, x: object, *, dtype: torch.dtype | None = None, what: str = "values"
+) -> Tensor:
+    """Validate a non-empty floating-point tensor of finite values (any shape).
+
+    Args:
+        name: the argument's name, for the message.
+        x: the object to check.
+        dtype: if given, the one dtype accepted (e.g. ``torch.float32``).
+        what: what the values are, for the message ("weights must be finite").
+
+    Raises:
+        TypeError: not a tensor, not floating point, or not ``dtype``.
+        ValueError: empty, or holds NaN or infinite values.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} must be a {str(dtype).replace('torch.', '')} tensor, got dtype={x.dtype}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype={x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); need at least one element")
+    bad = (~torch.isfinite(x.detach())).sum().item()
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); {what} must be finite")
+    return x
+
+
 def check_logits(name: str, logits: object, *, ndim: int | None = 2) -> Tensor:
     """Validate a floating-point tensor of logits, by default of shape ``(N, C)``.
 
@@ -73,18 +103,9 @@ def check_logits(name: str, logits: object, *, ndim: int | None = 2) -> Tensor:
         ValueError: if it has the wrong number of dimensions, is empty, or holds
             NaN or infinite values.
     """
-    if not isinstance(logits, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype={logits.dtype}")
-    if ndim is not None and logits.ndim != ndim:
+    if isinstance(logits, Tensor) and ndim is not None and logits.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions (N, C), got shape {tuple(logits.shape)}")
-    if logits.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(logits.shape)}); need at least one example and one class")
-    bad = (~torch.isfinite(logits.detach())).sum().item()
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); logits must be finite")
-    return logits
+    return check_finite_tensor(name, logits, what="logits")
 
 
 def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
