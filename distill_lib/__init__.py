@@ -12,6 +12,7 @@ One module per concept, each introduced by a notebook:
 - :mod:`distill_lib.distillation`: the student, transfer sets, the distillation experiments (notebook 03)
 - :mod:`distill_lib.quantization`: affine quantization, PTQ, QAT, int8 execution (notebook 04)
 - :mod:`distill_lib.pruning`: magnitude masks, prune-and-fine-tune, removing hidden units (notebook 05)
+- :mod:`distill_lib.widgets`: sliders over a live figure, safe to run headless
 - :mod:`distill_lib.results`: recording a notebook's key numbers for the tests
 """
 

@@ -92,7 +92,7 @@ def execute_notebook(
     output: str | os.PathLike,
     parameters: dict[str, Any] | None = None,
     *,
-    timeout: int = 600,
+    timeout: int = 300,
 ) -> tuple[float, dict[str, Any]]:
     """Run a notebook with papermill (quietly, from its own folder) and read its results.
 
