@@ -130,3 +130,15 @@ def test_bad_ranges_and_qparams():
         calibration_range(x, method="mse")
     with pytest.raises(ValueError, match=r"percentile=40.0 must be in the range \(50, 100\]"):
         calibration_range(x, method="percentile", percentile=40)
+
+
+def test_axis_of_a_0d_tensor_is_refused_with_a_clear_message():
+    x = torch.tensor(2.5)  # 0-d: there is no channel axis
+    with pytest.raises(ValueError, match=r"axis=0 given but x is 0-d \(a single number\).*use axis=None"):
+        calibration_range(x, axis=0)
+    with pytest.raises(ValueError, match=r"axis=-1 given but x is 0-d"):
+        choose_qparams(x, 8, axis=-1)
+    with pytest.raises(TypeError, match=r"axis must be an integer, got float"):
+        calibration_range(x, axis=0.0)
+    lo, hi = calibration_range(x)  # per-tensor is fine
+    assert (lo.item(), hi.item()) == (2.5, 2.5)

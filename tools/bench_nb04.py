@@ -1,4 +1,5 @@
-"""Notebook 04's figures: serialized sizes, int8 vs float32 latency, widget update latency.
+"""Notebook 04's figures: serialized sizes, int8 kernels against fake quantization, int8 vs float32
+latency, widget update latency.
 
 Printed, never asserted. Latencies are medians over alternating timing rounds in one process
 (``distill_lib.quantization.median_latency``), reported as ratios to float32 in the same round,
@@ -22,6 +23,7 @@ from distill_lib.models import serialized_size
 from distill_lib.quantization import (
     FakeQuantMLP,
     Int8MLP,
+    cpu_int8_features,
     median_latency,
     plot_weight_quantization,
     torch_ao_int8_mlp,
@@ -54,6 +56,19 @@ def sizes(student, int8, ao) -> None:
           f"{model / serialized_size(int8):>6.2f}x")
     print(f"  {'model state_dict (torch.ao x86)':<40} {model:>9,} {serialized_size(ao):>9,} "
           f"{model / serialized_size(ao):>6.2f}x")
+
+
+def kernel_agreement(split, student, q8) -> None:
+    """How often PyTorch's int8 kernels give other hidden codes than our fake quantization (notebook 04, §5)."""
+    q7 = FakeQuantMLP(student, weight_bits=8, activation_bits=7).calibrate(split.X_train[:256])
+    print("\nHidden codes of torch.ao's int8 kernels against our fake quantization (test set):")
+    for engine, qm in (("x86", q8), ("x86", q7), ("qnnpack", q8)):
+        if engine not in torch.backends.quantized.supported_engines:
+            continue
+        theirs = torch_ao_int8_mlp(qm, engine=engine).codes(split.X_test)[1]
+        gap = (theirs - qm.input_codes(split.X_test)[1]).abs()
+        print(f"  {engine:>8}, {qm.activation_bits}-bit activations: {(gap > 0).float().mean().item():.3%} differ, "
+              f"largest gap {gap.max().item()} codes")
 
 
 def latency(student, int8, aos: dict, repeats: int) -> None:
@@ -98,13 +113,16 @@ def widget_latency(student, repeats: int) -> None:
 def main(repeats: int = 7) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
     warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions.*")
+    features = cpu_int8_features()
+    flags = "unknown" if features is None else features
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"threads {torch.get_num_threads()}")
+          f"int8 dot-product flags {flags}, threads {torch.get_num_threads()}")
     split, student, q8 = quantized_student()
     int8 = Int8MLP(q8)
     aos = {f"int8 torch.ao {e}": torch_ao_int8_mlp(q8, engine=e) for e in ("x86", "qnnpack")
            if e in torch.backends.quantized.supported_engines}
     sizes(student, int8, aos.get("int8 torch.ao x86", next(iter(aos.values()))))
+    kernel_agreement(split, student, q8)
     latency(student, int8, aos, repeats)
     widget_latency(student, repeats)
 

@@ -15,15 +15,30 @@ so ``from distill_lib.quantization import fake_quantize`` works:
 - :mod:`~distill_lib.quantization.fake_quant_mlp`: ``FakeQuantMLP`` (calibration, PTQ) and
   ``quantization_aware_training`` (§3 post-training quantization, §4 QAT)
 - :mod:`~distill_lib.quantization.int8`: ``Int8MLP`` on ``torch._int_mm``, ``torch_ao_int8_mlp``
-  on PyTorch's quantized kernels (§5 real int8 execution)
-- :mod:`~distill_lib.quantization.measure`: ``weight_bytes``, ``median_latency`` (§5 size, latency)
+  on PyTorch's quantized kernels, ``cpu_int8_features`` (§5 real int8 execution)
+- :mod:`~distill_lib.quantization.experiments`: the experiments over seeds (``weight_only_experiment``,
+  ``ptq_experiment``, ``calibration_experiment``, ``qat_experiment``) and ``compare``, which tells
+  a clear difference from seed-to-seed noise (§2-4)
+- :mod:`~distill_lib.quantization.measure`: ``weight_bytes``, ``median_latency``, ``describe_ratio``
+  (§5 size, latency)
 - :mod:`~distill_lib.quantization.widget`: ``weight_quantization_view``, ``plot_weight_quantization``
   (§6 explore)
 """
 
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
-from .int8 import Int8MLP, torch_ao_int8_mlp
-from .measure import median_latency, weight_bytes
+from .experiments import (
+    MIN_SEEDS_FOR_VERDICT,
+    Comparison,
+    calibration_experiment,
+    compare,
+    distilled_students,
+    ptq_experiment,
+    qat_experiment,
+    seed_accuracy,
+    weight_only_experiment,
+)
+from .int8 import INT8_DOT_PRODUCT_FLAGS, Int8MLP, cpu_int8_features, torch_ao_int8_mlp
+from .measure import describe_ratio, median_latency, weight_bytes
 from .qparams import MAX_BITS, METHODS, QParams, calibration_range, choose_qparams, qparams_from_range, quant_range
 from .quantizer import dequantize, fake_quantize, quantization_error, quantize
 from .widget import plot_weight_quantization, weight_quantization_view
@@ -44,7 +59,19 @@ __all__ = [
     "quantization_aware_training",
     "Int8MLP",
     "torch_ao_int8_mlp",
+    "INT8_DOT_PRODUCT_FLAGS",
+    "cpu_int8_features",
+    "MIN_SEEDS_FOR_VERDICT",
+    "Comparison",
+    "compare",
+    "distilled_students",
+    "seed_accuracy",
+    "weight_only_experiment",
+    "ptq_experiment",
+    "calibration_experiment",
+    "qat_experiment",
     "median_latency",
+    "describe_ratio",
     "weight_bytes",
     "weight_quantization_view",
     "plot_weight_quantization",

@@ -23,6 +23,7 @@ from ..losses import cross_entropy_loss, distillation_loss
 from ..training import History, fit
 from .qparams import (
     _EPS,
+    MAX_BITS,
     QParams,
     _check_bits,
     _check_float_tensor,
@@ -84,8 +85,11 @@ class FakeQuantMLP(nn.Module):
     ) -> None:
         super().__init__()
         _linear_layers(model)
-        if weight_bits is not None:
-            quant_range(weight_bits, symmetric=True)  # validates: 2..16
+        if weight_bits is not None:  # weights are symmetric: 1 bit has no code for -w, 0 and w at once
+            _check_bits(weight_bits, "weight_bits")
+            if weight_bits < 2:
+                raise ValueError(f"weight_bits={weight_bits} is out of range; allowed: [2, {MAX_BITS}] (the weights "
+                                 "are quantized symmetrically, which needs codes for -w, 0 and w)")
         if activation_bits is not None:
             _check_bits(activation_bits, "activation_bits")
         if not isinstance(per_channel, bool):
@@ -233,6 +237,12 @@ def quantization_aware_training(
     Returns:
         The :class:`~distill_lib.training.History` of the fine-tuning.
 
+    Raises:
+        TypeError: ``qmodel`` is not a :class:`FakeQuantMLP`.
+        ValueError: ``temperature`` not finite and > 0, or ``lam`` outside ``[0, 1]`` (checked
+            even without ``teacher_logits``, where they are unused), bad ``epochs``/``lr``/data.
+        RuntimeError: ``qmodel`` quantizes activations but is not calibrated.
+
     Example::
 
         >>> q = FakeQuantMLP(student, weight_bits=4, activation_bits=4).calibrate(X_cal)
@@ -240,11 +250,12 @@ def quantization_aware_training(
     """
     if not isinstance(qmodel, FakeQuantMLP):
         raise TypeError(f"qmodel must be a FakeQuantMLP, got {type(qmodel).__name__}")
+    temperature, lam = check_temperature(temperature), check_lam(lam)  # always, even if unused: a typo is a bug
     if qmodel.activation_bits is not None and qmodel.input_qparams is None:
         raise RuntimeError("qmodel quantizes activations but is not calibrated: call qmodel.calibrate(X) first")
     if teacher_logits is None:
         loss_fn = cross_entropy_loss
     else:
-        loss_fn = partial(distillation_loss, temperature=check_temperature(temperature), lam=check_lam(lam))
+        loss_fn = partial(distillation_loss, temperature=temperature, lam=lam)
     return fit(qmodel, X, targets, teacher_logits=teacher_logits, loss_fn=loss_fn, epochs=epochs, lr=lr,
                seed=seed, progress=False, desc="QAT")

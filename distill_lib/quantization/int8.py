@@ -23,7 +23,44 @@ from .fake_quant_mlp import FakeQuantMLP
 from .qparams import QParams, _check_float_tensor, qparams_from_range
 from .quantizer import _codes, quantize
 
-__all__ = ["Int8MLP", "torch_ao_int8_mlp"]
+__all__ = ["Int8MLP", "torch_ao_int8_mlp", "cpu_int8_features", "INT8_DOT_PRODUCT_FLAGS"]
+
+#: CPU flags (as Linux's ``/proc/cpuinfo`` spells them) of x86 instructions that multiply uint8 x int8
+#: and add the products in 32 bits without saturating: AVX-512 VNNI, AVX-VNNI, AMX-INT8.
+INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_int8_features(cpuinfo: str | None = None) -> list[str] | None:
+    """Which of :data:`INT8_DOT_PRODUCT_FLAGS` this CPU reports, or ``None`` if that is unknown.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo``; ``None`` reads it (Linux only: elsewhere, or
+            when no ``flags`` line is found, the answer is ``None``, not "no").
+
+    Returns:
+        The flags found, in the order of :data:`INT8_DOT_PRODUCT_FLAGS` (``[]``: none of them).
+
+    Example::
+
+        >>> cpu_int8_features("flags : fpu avx2 avx512_vnni")
+        ['avx512_vnni']
+        >>> cpu_int8_features("flags : fpu avx2")
+        []
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return None
+    if not isinstance(cpuinfo, str):
+        raise TypeError(f"cpuinfo must be a string (the text of /proc/cpuinfo) or None, got {type(cpuinfo).__name__}")
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "flags":
+            flags = set(value.split())
+            return [f for f in INT8_DOT_PRODUCT_FLAGS if f in flags]
+    return None
 
 
 def _check_int8_ready(qmodel: object, activation_bits: tuple[int, ...] = (8,)) -> FakeQuantMLP:
@@ -109,12 +146,13 @@ def torch_ao_int8_mlp(qmodel: FakeQuantMLP, *, engine: str | None = None) -> nn.
     ``LinearReLU`` for each hidden layer whose output codes are the next layer's input codes,
     and an 8-bit output over the calibrated logits range, dequantized at the end.
 
-    **Engines.** On CPUs without VNNI, the ``"x86"`` and ``"fbgemm"`` engines add pairs of
-    uint8 x int8 products in a *saturating* int16 (AVX2's ``vpmaddubsw``), so with full 8-bit
-    activations some sums are clipped (measured in notebook 04: about 1 % of the hidden codes);
-    PyTorch's default qconfigs for these engines therefore use 7-bit activations
-    (``reduce_range=True``): pass a ``FakeQuantMLP`` with ``activation_bits=7``. ``"qnnpack"``
-    accumulates in int32 and takes 8-bit activations.
+    **Engines.** On x86 CPUs without VNNI instructions (see :func:`cpu_int8_features`), the
+    ``"x86"`` and ``"fbgemm"`` engines add pairs of uint8 x int8 products in a *saturating* int16
+    (AVX2's ``vpmaddubsw``): with full 8-bit activations a pair can exceed 32,767 and is clipped,
+    and the codes that follow can be off by many steps (notebook 04 measures how many on the
+    machine it runs on). PyTorch's default qconfigs for these engines therefore use 7-bit
+    activations (``reduce_range=True``): pass a ``FakeQuantMLP`` with ``activation_bits=7``.
+    ``"qnnpack"`` accumulates in int32 and takes 8-bit activations.
 
     **Status.** The eager-mode workflow ``torch.ao.quantization`` (``prepare``, ``convert``,
     ``quantize_dynamic``) raises a ``DeprecationWarning`` in torch 2.13 ("deprecated and will be

@@ -7,6 +7,7 @@ one run; ``tools/bench_nb04.py`` prints the figures.
 from __future__ import annotations
 
 import io
+import math
 import statistics
 import time
 import zipfile
@@ -15,9 +16,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .._validation import check_int
+from .._validation import check_int, check_real
 
-__all__ = ["median_latency", "weight_bytes"]
+__all__ = ["median_latency", "describe_ratio", "weight_bytes"]
 
 
 def median_latency(
@@ -52,6 +53,30 @@ def median_latency(
             seconds[name].append(took[name])
             ratios[name].append(took[name] / took[names[0]])
     return {n: {"seconds": statistics.median(seconds[n]), "ratio": statistics.median(ratios[n])} for n in names}
+
+
+def describe_ratio(ratio: float, *, reference: str = "float32", tolerance: float = 0.1) -> str:
+    """A time ratio (``time / reference time``, from :func:`median_latency`) in words.
+
+    Within ``tolerance`` of 1 (either way) it is "about as fast"; otherwise it says how many
+    times slower or faster, so that a sentence built from a measurement cannot contradict it.
+
+    Example::
+
+        >>> describe_ratio(40.2), describe_ratio(0.5), describe_ratio(1.04)
+        ('40.2x slower than float32', '2.0x faster than float32', 'about as fast as float32 (1.04x)')
+    """
+    ratio = check_real("ratio", ratio)
+    tolerance = check_real("tolerance", tolerance)
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"ratio={ratio!r} must be a finite time ratio > 0")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance={tolerance!r} must be in the range [0, 1)")
+    if ratio > 1 + tolerance:
+        return f"{ratio:.1f}x slower than {reference}"
+    if ratio < 1 / (1 + tolerance):
+        return f"{1 / ratio:.1f}x faster than {reference}"
+    return f"about as fast as {reference} ({ratio:.2f}x)"
 
 
 def weight_bytes(tensors: dict[str, Tensor]) -> dict[str, int]:

@@ -62,7 +62,10 @@ def _check_float_tensor(name: str, x: object) -> Tensor:
 def _check_axis(axis: object, ndim: int) -> int | None:
     if axis is None:
         return None
-    axis = check_int("axis", axis, low=-ndim if ndim else 0, high=ndim - 1 if ndim else -1)
+    if ndim == 0:
+        check_int("axis", axis)  # a TypeError for a non-integer axis first
+        raise ValueError(f"axis={axis} given but x is 0-d (a single number): it has no channel axis; use axis=None")
+    axis = check_int("axis", axis, low=-ndim, high=ndim - 1)
     return axis % ndim
 
 

@@ -21,8 +21,10 @@ and ``torch.fake_quantize_per_channel_affine``, checked bit for bit by the tests
   ``scale`` (``x * (1/s)`` and ``x / s`` differ in the last bit for some inputs, and a last-bit
   difference can move a value across a rounding tie);
 * the zero point is added *after* rounding, then the code is clamped;
-* the gradient is the clipped straight-through estimator: 1 where the unclamped code lies in
-  ``[quant_min, quant_max]``, 0 outside (Bengio et al. 2013; Jacob et al. 2018).
+* the gradient is the *clipped* straight-through estimator: 1 where the unclamped code lies in
+  ``[quant_min, quant_max]``, 0 outside. The straight-through estimator is Bengio, Léonard &
+  Courville (2013); its clipped form is Hubara et al. (2016, Binarized / Quantized Neural
+  Networks), and it is what Jacob et al. (2018) and PyTorch's fake quantizers use.
 
 Only float32 input is accepted (see :mod:`distill_lib.quantization.qparams` for why).
 """
@@ -145,7 +147,8 @@ def fake_quantize(x: Tensor, qparams: QParams) -> Tensor:
 
     The gradient with respect to ``x`` is ``1`` where the unclamped code lies in
     ``[quant_min, quant_max]`` and ``0`` where it was clipped: rounding itself has zero
-    gradient almost everywhere, so it is "passed straight through" (Bengio et al. 2013).
+    gradient almost everywhere, so it is "passed straight through" (the straight-through estimator of
+    Bengio, Léonard & Courville 2013, clipped as in Hubara et al. 2016).
 
     Args:
         x: float32, finite, non-empty; may require grad.

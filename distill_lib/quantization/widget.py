@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .qparams import QParams, _check_float_tensor, choose_qparams
+from .._validation import check_int
+from .qparams import MAX_BITS, QParams, _check_float_tensor, choose_qparams
 from .quantizer import dequantize, quantization_error
 
 __all__ = ["weight_quantization_view", "plot_weight_quantization"]
@@ -27,8 +28,20 @@ def weight_quantization_view(weight: Tensor, bits: int, *, per_channel: bool = F
         ``{"grid": the representable values (1-d float32, ascending; row 0's if per-channel),
         "scale": float (row 0's if per-channel), "levels": 2**bits - 1, "mse", "max_abs",
         "clipped", "bound": the largest scale / 2}``.
+
+    Raises:
+        TypeError: ``bits`` not an integer, ``per_channel`` not a bool, ``weight`` not a float32 tensor.
+        ValueError: ``bits`` outside ``[2, 16]``; ``weight`` not 2-d, empty or not finite.
     """
+    bits = check_int("bits", bits)
+    if not 2 <= bits <= MAX_BITS:  # the widget's grid is symmetric: 1 bit has no code for -w, 0 and w at once
+        raise ValueError(f"bits={bits} is out of range; allowed: [2, {MAX_BITS}] (the widget shows a symmetric "
+                         "grid, which needs codes for -w, 0 and w)")
+    if not isinstance(per_channel, bool):
+        raise TypeError(f"per_channel must be True or False, got {per_channel!r}")
     weight = _check_float_tensor("weight", weight).detach()
+    if weight.ndim != 2:
+        raise ValueError(f"weight must be a layer's weight of shape (out, in), got shape {tuple(weight.shape)}")
     qp = choose_qparams(weight, bits, symmetric=True, axis=0 if per_channel else None)
     codes = torch.arange(qp.quant_min, qp.quant_max + 1, dtype=torch.int32)  # (levels,)
     first = QParams(qp.scale.reshape(-1)[0], qp.zero_point.reshape(-1)[0], qp.quant_min, qp.quant_max)
