@@ -64,4 +64,5 @@ def live_figure(draw: Callable[..., object], controls: Mapping[str, object], *, 
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox(list(controls.values())), picture])
+    row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+    return widgets.VBox([row, picture])

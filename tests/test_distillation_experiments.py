@@ -16,6 +16,7 @@ import distill_lib.distillation as distillation
 from distill_lib.data import load_split
 from distill_lib.distillation import (
     DEFAULT_BIASES,
+    GridResult,
     SeedStats,
     TransferSet,
     accuracy_over_seeds,
@@ -72,6 +73,29 @@ def test_seed_stats():
         s.minus(SeedStats((3, 4, 5), (0.9, 0.9, 0.9)))
 
 
+@pytest.mark.parametrize("values, floor, expected", [
+    ((0.02, 0.03, 0.025), 0.0, True),       # mean 0.025 > std 0.005
+    ((-0.02, -0.03, -0.025), 0.0, True),    # the sign does not matter
+    ((0.01, -0.01, 0.03), 0.0, False),      # mean 0.01 < std 0.02
+    ((0.01, 0.01, 0.01), 0.0, True),        # std 0: any non-zero mean
+    ((0.01, 0.01, 0.01), 0.02, False),      # ... unless below the floor
+    ((0.0, 0.0, 0.0), 0.0, False),          # no difference at all
+    ((0.0, 1 / 359, 2 / 359), 1 / 359, False),  # mean = std = 1 image: not beyond
+    ((1 / 359, 2 / 359, 3 / 359), 1 / 359, True),  # mean 2 images > std = floor = 1 image
+    ((350 / 359 - 349 / 359,) * 3, 1 / 359, False),  # exactly one image, up to rounding: not beyond
+])
+def test_seed_stats_beyond_noise(values, floor, expected):
+    assert SeedStats((0, 1, 2), values).beyond_noise(floor) is expected
+
+
+def test_seed_stats_beyond_noise_bad_floor():
+    s = SeedStats((0, 1), (0.1, 0.2))
+    with pytest.raises(ValueError, match=r"floor=-0.1 must be finite and >= 0"):
+        s.beyond_noise(-0.1)
+    with pytest.raises(TypeError, match="floor must be a real number"):
+        s.beyond_noise("0.1")
+
+
 def test_accuracy_over_seeds_is_one_student_per_seed(split, full):
     s = accuracy_over_seeds(full.X, full.targets, split.X_val, split.y_val, seeds=[3, 7],
                             teacher_logits=full.teacher_logits, temperature=2.0, lam=0.5, epochs=12)
@@ -92,6 +116,33 @@ def test_accuracy_over_seeds_is_one_student_per_seed(split, full):
 def test_accuracy_over_seeds_bad_seeds(split, seeds, error, match):
     with pytest.raises(error, match=match):
         accuracy_over_seeds(split.X_train, split.y_train, split.X_val, split.y_val, seeds=seeds, epochs=1)
+
+
+@pytest.mark.parametrize("y_eval, error, match", [
+    ("float", TypeError, r"y_eval must be an integer tensor of class indices, got dtype=torch.float32"),
+    ("42", ValueError, r"y_eval contain class index 42; allowed range is \[0, 9\]"),
+    ("short", ValueError, r"y_eval must have shape \(359,\)"),
+])
+def test_eval_sets_are_checked_before_training(split, full, few, monkeypatch, y_eval, error, match):
+    bad = {"float": split.y_val.float(), "42": split.y_val.clone().index_fill_(0, torch.tensor([5]), 42),
+           "short": split.y_val[:-1]}[y_eval]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a student was trained before the bad input was noticed")
+
+    for module in vars(distillation).values():
+        if isinstance(module, types.ModuleType):
+            for name in ("train_student", "_train_on_transfer_set"):
+                if hasattr(module, name):
+                    monkeypatch.setattr(module, name, no_training)
+    with pytest.raises(error, match=match):
+        accuracy_over_seeds(split.X_train, split.y_train, split.X_val, bad, seeds=[0, 1])
+    with pytest.raises(error, match=match):
+        temperature_lam_grid(*full, split.X_val, bad, temperatures=[4.0], lams=[0.9])
+    with pytest.raises(error, match=match):
+        train_and_score(few, split.X_val, bad)
+    with pytest.raises(TypeError, match="X_eval must be a non-empty floating-point tensor"):
+        train_and_score(few, split.X_val.long(), split.y_val)
 
 
 def test_experiments_reject_bad_input_before_training(split, teacher, monkeypatch):
@@ -165,8 +216,14 @@ def test_choose_bias_bad_input():
         choose_bias(z, y, digit=3, biases=torch.tensor([0.0, 2.0, 1.0]))
     with pytest.raises(TypeError, match="1-D floating-point"):
         choose_bias(z, y, digit=3, biases=torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match=r"y_val must be a tensor of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"y_val must have shape \(3,\)"):
         choose_bias(z, y[:2], digit=3)
+    with pytest.raises(TypeError, match=r"y_val must be an integer tensor of class indices, got dtype=torch.float32"):
+        choose_bias(z, y.float(), digit=3)
+    with pytest.raises(ValueError, match=r"y_val contain class index 42; allowed range is \[0, 9\]"):
+        choose_bias(z, torch.tensor([0, 1, 42]), digit=3)
+    with pytest.raises(TypeError, match="y_val must be a torch.Tensor"):
+        choose_bias(z, [0, 1, 2], digit=3)
     assert DEFAULT_BIASES[0] == 0 and DEFAULT_BIASES[-1] == 20 and len(DEFAULT_BIASES) == 401
 
 
@@ -191,20 +248,71 @@ def test_omitted_class_experiment_small(split, teacher):
 
 def test_temperature_lam_grid_cells_are_students(split, full):
     grid = temperature_lam_grid(*full, split.X_val, split.y_val, temperatures=[1.0, 5.0], lams=[0.0, 0.7],
-                                seed=2, epochs=10)
-    assert grid.shape == (2, 2)
-    assert grid[0, 0] == grid[1, 0]  # lambda = 0: T plays no part
-    scratch, _ = train_student(full.X, full.targets, seed=2, epochs=10)
-    assert grid[0, 0].item() == pytest.approx(evaluate(scratch, split.X_val, split.y_val))
-    student, _ = train_student(*full[:2], teacher_logits=full.teacher_logits, temperature=5.0, lam=0.7, seed=2,
-                               epochs=10)
-    assert grid[1, 1].item() == pytest.approx(evaluate(student, split.X_val, split.y_val))
+                                seeds=[2, 3], epochs=10)
+    assert isinstance(grid, GridResult) and grid.accuracy.shape == (2, 2, 2)
+    assert grid.seeds == (2, 3) and grid.resolution == 1 / 359
+    for s, seed in enumerate((2, 3)):
+        assert grid.accuracy[s, 0, 0] == grid.accuracy[s, 1, 0]  # lambda = 0: T plays no part
+        scratch, _ = train_student(full.X, full.targets, seed=seed, epochs=10)
+        assert grid.accuracy[s, 0, 0].item() == pytest.approx(evaluate(scratch, split.X_val, split.y_val))
+        student, _ = train_student(*full[:2], teacher_logits=full.teacher_logits, temperature=5.0, lam=0.7,
+                                   seed=seed, epochs=10)
+        assert grid.accuracy[s, 1, 1].item() == pytest.approx(evaluate(student, split.X_val, split.y_val))
+    # Accuracies are exact multiples of one validation image.
+    counts = grid.accuracy * 359
+    torch.testing.assert_close(counts, counts.round(), rtol=0, atol=1e-9)
+    assert grid.cell(5.0, 0.7).values == tuple(grid.accuracy[:, 1, 1].tolist())
+    torch.testing.assert_close(grid.mean, grid.accuracy.mean(0))
+    torch.testing.assert_close(grid.std, grid.accuracy.std(0))
 
 
 def test_temperature_lam_grid_lambda_zero_on_few_labels_trains_on_the_labelled_rows(split, few):
-    grid = temperature_lam_grid(*few, split.X_val, split.y_val, temperatures=[2.0], lams=[0.0], epochs=10)
-    student, _ = train_student(few.X[:100], few.targets[:100], epochs=10)
-    assert grid[0, 0].item() == pytest.approx(evaluate(student, split.X_val, split.y_val))
+    grid = temperature_lam_grid(*few, split.X_val, split.y_val, temperatures=[2.0], lams=[0.0], seeds=[0, 1],
+                                epochs=10)
+    student, _ = train_student(few.X[:100], few.targets[:100], seed=1, epochs=10)
+    assert grid.accuracy[1, 0, 0].item() == pytest.approx(evaluate(student, split.X_val, split.y_val))
+
+
+def hand_grid(accuracy, temperatures=(1.0, 4.0), lams=(0.0, 0.9, 1.0)):
+    """A GridResult from hand-made accuracies in validation images (out of 359), one list per seed."""
+    accuracy = torch.tensor(accuracy, dtype=torch.float64) / 359
+    return GridResult(tuple(temperatures), tuple(lams), tuple(range(len(accuracy))), accuracy, 1 / 359)
+
+
+def test_grid_result_conclusions_on_hand_made_accuracies():
+    # Three seeds; rows T = 1, 4; columns lambda = 0, 0.9, 1 (the lambda = 0 column repeats down).
+    grid = hand_grid([
+        [[340, 341, 340], [340, 350, 351]],
+        [[342, 342, 343], [342, 352, 351]],
+        [[338, 340, 338], [338, 349, 350]],
+    ])
+    assert grid.cells == [(1.0, 0.0), (1.0, 0.9), (1.0, 1.0), (4.0, 0.9), (4.0, 1.0)]
+    # Means (images): T=1: 341, 340.33; T=4: 350.33, 350.67; labels only 340.
+    assert grid.best == (4.0, 1.0)
+    d = grid.difference((4.0, 1.0), (4.0, 0.9))
+    assert d.values == pytest.approx((1 / 359, -1 / 359, 1 / 359))
+    assert not grid.beyond_noise((4.0, 1.0), (4.0, 0.9))  # +0.33 images ± 1.15: noise
+    assert grid.ties_with_best() == [(4.0, 0.9), (4.0, 1.0)]
+    # T = 1 gains +1, +0, +2 images at lambda 0.9 (mean 1 = std 1: not beyond), +0, +1, +0 at 1 (below one image).
+    assert grid.beats_labels_only() == [(4.0, 0.9), (4.0, 1.0)]
+
+
+def test_grid_result_everything_ties_when_differences_are_one_image():
+    grid = hand_grid([
+        [[340, 341, 340], [340, 341, 341]],
+        [[341, 340, 341], [341, 341, 340]],
+    ])
+    assert len(grid.ties_with_best()) == len(grid.cells)
+    assert grid.beats_labels_only() == []
+
+
+def test_grid_result_bad_cells():
+    grid = hand_grid([[[340, 341, 340], [340, 341, 341]], [[341, 340, 341], [341, 341, 340]]])
+    with pytest.raises(ValueError, match=r"\(T=2.0, lam=0.9\) is not a cell of this grid"):
+        grid.cell(2.0, 0.9)
+    no_labels_only = hand_grid([[[341, 340], [341, 341]], [[340, 341], [341, 340]]], lams=(0.9, 1.0))
+    with pytest.raises(ValueError, match="no lam = 0 column"):
+        no_labels_only.beats_labels_only()
 
 
 def test_temperature_lam_grid_bad_input(split, full):
@@ -215,6 +323,10 @@ def test_temperature_lam_grid_bad_input(split, full):
         temperature_lam_grid(*args, temperatures=[1.0], lams=[1.2])
     with pytest.raises(ValueError, match="non-empty"):
         temperature_lam_grid(*args, temperatures=[], lams=[0.5])
+    with pytest.raises(ValueError, match="must not repeat"):
+        temperature_lam_grid(*args, temperatures=[4.0, 4], lams=[0.5])
+    with pytest.raises(ValueError, match=r"seeds=\[0\] must hold at least 2 distinct"):
+        temperature_lam_grid(*args, temperatures=[4.0], lams=[0.5], seeds=[0])
 
 
 # ---------------------------------------------------------------- the widget's function

@@ -4,9 +4,12 @@ The claims the notebook makes at its *default* parameters (five seeds, 300 epoch
 all-labels gap, the few-label gap of at least 5 points, the omitted digit recovered by a
 validation-chosen bias) are asserted through the same library calls in
 tests/test_distillation_experiments.py ("notebook 03's claims"), which is cheaper than a second full run.
+The verdicts the notebook prints from its numbers (section 4's gap, section 7's grid) are recomputed
+here from the recorded per-seed values, so the printed logic is checked at any parameters.
 """
 
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,8 @@ from distill_lib.results import execute_notebook
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_kl_ce_distillation.ipynb"
 
-SMALL = dict(n_seeds=2, epochs=40, grid_temperatures=[1.0, 4.0], grid_lams=[0.0, 1.0], grid_epochs=20,
-             widget_epochs=20)
+SMALL = dict(n_seeds=2, epochs=40, grid_temperatures=[1.0, 4.0], grid_lams=[0.0, 0.9, 1.0], grid_n_seeds=2,
+             grid_epochs=20, widget_epochs=20)
 
 
 @pytest.fixture(scope="module")
@@ -54,22 +57,70 @@ def test_t_squared_keeps_the_soft_gradient_scale(results):
     assert 0.1 < with_t2[temps.index(4)] / r["grad_cross_entropy"] < 10  # same order as the CE term
 
 
+def paired(a, b):
+    """Mean and sample std of the per-seed differences a - b, recomputed here without the library."""
+    d = [x - y for x, y in zip(a, b)]
+    return statistics.fmean(d), statistics.stdev(d)
+
+
+def beyond_noise(mean, std, floor):
+    return abs(mean) > max(std, floor) and not math.isclose(abs(mean), max(std, floor), rel_tol=1e-9)
+
+
 @pytest.mark.notebook
 def test_experiments_ran_with_the_small_parameters(results):
     r = results
     assert r["n_seeds"] == 2 and r["epochs"] == 40
-    for key in ("full_scratch", "full_distilled", "few_scratch", "few_distilled", "few_labelled_only",
-                "omitted_before", "omitted_after"):
-        assert 0.0 <= r[f"{key}_mean"] <= 1.0 and r[f"{key}_std"] >= 0.0, key
     # Even after 40 epochs, soft targets on 979 unlabelled images beat 100 labels alone.
-    assert r["few_distilled_mean"] > r["few_scratch_mean"]
-    # Adding b >= 0 to the omitted digit's logit can only turn predictions into that digit.
-    assert r["omitted_after_mean"] >= r["omitted_before_mean"]
-    assert r["omitted_bias_mean"] >= 0
+    assert r["few_distilled_mean"] > r["few_scratch_mean"] + 0.02
+    # The printed verdict of section 4 follows the rule from the per-seed gaps.
+    mean, std = statistics.fmean(r["full_gap_values"]), statistics.stdev(r["full_gap_values"])
+    assert mean == pytest.approx(r["full_gap_mean"]) and std == pytest.approx(r["full_gap_std"])
+    expected = "changes nothing beyond noise"
+    if beyond_noise(mean, std, 1 / 359):  # one test image
+        expected = "helps" if mean > 0 else "hurts"
+    assert r["full_verdict"] == expected
+
+
+@pytest.mark.notebook
+def test_omitted_digit_is_recovered_even_after_40_epochs(results):
+    r = results
+    # After 40 epochs the distilled student predicts almost no 3s; the bias chosen on validation is
+    # clearly positive and recovers most of them (measured: bias ~5.8, 3% -> 68%).
+    assert r["omitted_bias_mean"] > 1.0
+    assert r["omitted_after_mean"] > r["omitted_before_mean"] + 0.3
+    # A student that never saw a 3 never predicts one, and the chosen bias does not change that.
     assert r["omitted_scratch_before_mean"] == r["omitted_scratch_after_mean"] == 0.0
-    grid = r["grid"]
-    assert len(grid) == 2 and all(len(row) == 2 for row in grid)
-    assert grid[0][0] == grid[1][0]  # lambda = 0: the temperature plays no part
-    assert (r["best_temperature"], r["best_lam"]) in [(t, lam) for t in (1.0, 4.0) for lam in (0.0, 1.0)]
-    assert 0.5 < r["widget_accuracy"] <= 1.0
-    assert r["seconds"] < 60 * 3  # generous: a runaway guard, not a speed target
+
+
+@pytest.mark.notebook
+def test_grid_conclusions_follow_from_the_numbers(results):
+    """Recompute section 7's printed conclusions from the recorded per-seed accuracies."""
+    r = results
+    temps, lams, values = r["grid_temperatures"], r["grid_lams"], r["grid_values"]  # values[seed][T][lam]
+    assert (len(values), len(values[0]), len(values[0][0])) == (SMALL["grid_n_seeds"], len(temps), len(lams))
+    assert r["grid_seeds"] == [0, 1] and r["grid_epochs"] == SMALL["grid_epochs"]
+    floor = 1 / 359  # one validation image
+
+    def cell(t, lam):
+        return [v[temps.index(t)][lams.index(lam)] for v in values]
+
+    cells = [(t, lam) for i, t in enumerate(temps) for lam in lams if lam != 0.0 or i == 0]
+    means = {c: statistics.fmean(cell(*c)) for c in cells}
+    best = max(cells, key=lambda c: means[c])
+    assert means[tuple(r["grid_best"])] == means[best]
+    ties = [c for c in cells if not beyond_noise(*paired(cell(*best), cell(*c)), floor)]
+    assert [tuple(c) for c in r["grid_ties"]] == ties
+    labels_only = cell(temps[0], 0.0)
+    beats = [c for c in cells if c[1] > 0 and paired(cell(*c), labels_only)[0] > 0
+             and beyond_noise(*paired(cell(*c), labels_only), floor)]
+    assert [tuple(c) for c in r["grid_beats_labels_only"]] == beats
+    assert [row[0] for row in r["grid_lam1_vs_lam09"]] == temps
+    for t, mean, std, beyond in r["grid_lam1_vs_lam09"]:
+        m, s = paired(cell(t, 1.0), cell(t, 0.9))
+        assert (mean, std) == pytest.approx((m, s)) and beyond == beyond_noise(m, s, floor)
+
+
+@pytest.mark.notebook
+def test_widget_rendered_its_default_student(results):
+    assert 0.5 < results["widget_accuracy"] <= 1.0

@@ -13,18 +13,19 @@ fractions in ``[0, 1]``; each experiment is one call that trains several student
 * ``gradient_norms.py``: :func:`soft_term_gradient_norms`, why the soft term is multiplied
   by ``T**2`` (section 2);
 * ``seeds.py``: :class:`SeedStats` and :func:`accuracy_over_seeds`, one student per seed,
-  mean ± sample standard deviation (sections 4-6);
+  mean ± sample standard deviation, paired differences and when they exceed noise (sections 4-7);
 * ``full_and_few_labels.py``: :func:`full_label_experiment` and :func:`few_label_experiment`,
   scratch against distilled (sections 4 and 5);
 * ``omitted_class.py``: :func:`omitted_class_experiment`, Hinton et al.'s omitted digit and
   its bias correction, chosen on the validation set by :func:`choose_bias` (section 6);
-* ``grid.py``: :func:`temperature_lam_grid`, validation accuracy over a ``T x λ`` grid (section 7);
+* ``grid.py``: :func:`temperature_lam_grid` and :class:`GridResult`, validation accuracy over a
+  ``T x λ`` grid and several seeds, and which cells differ beyond noise (section 7);
 * ``widget.py``: :func:`train_and_score`, the plain function behind the widget (section 8).
 """
 
 from .full_and_few_labels import few_label_experiment, full_label_experiment
 from .gradient_norms import GradientNorms, soft_term_gradient_norms
-from .grid import temperature_lam_grid
+from .grid import GridResult, temperature_lam_grid
 from .omitted_class import DEFAULT_BIASES, OmittedClassArm, choose_bias, omitted_class_experiment
 from .seeds import SeedStats, accuracy_over_seeds
 from .student import STUDENT_RECIPE, STUDENT_SIZES, train_student
@@ -49,6 +50,7 @@ __all__ = [
     "OmittedClassArm",
     "omitted_class_experiment",
     "temperature_lam_grid",
+    "GridResult",
     "GradientNorms",
     "soft_term_gradient_norms",
     "Scored",

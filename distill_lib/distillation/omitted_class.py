@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_logits
+from .._validation import check_int, check_logits, check_targets
 from ..data import NUM_CLASSES, DigitsSplit
 from ..training import predict_logits
 from .seeds import SeedStats, _check_seeds
@@ -48,7 +48,7 @@ def choose_bias(val_logits: Tensor, y_val: Tensor, digit: int, biases: Tensor = 
 
     Args:
         val_logits: a model's logits on the validation set (not probabilities).
-        y_val: validation class indices.
+        y_val: validation class indices, integers in ``[0, C)``.
         digit: the class whose logit is shifted, in ``[0, C)``.
         biases: strictly increasing candidate offsets, 1-D.
 
@@ -57,6 +57,11 @@ def choose_bias(val_logits: Tensor, y_val: Tensor, digit: int, biases: Tensor = 
 
     Returns:
         ``(bias, accuracy)``: the chosen offset and the validation accuracy of every candidate.
+
+    Raises:
+        TypeError, ValueError: logits that are not a finite ``(N, C)`` float tensor; ``y_val``
+            not an integer tensor of shape ``(N,)`` with values in ``[0, C)``; ``digit``
+            outside ``[0, C)``; ``biases`` not finite and strictly increasing.
 
     Example::
 
@@ -67,8 +72,7 @@ def choose_bias(val_logits: Tensor, y_val: Tensor, digit: int, biases: Tensor = 
     check_logits("val_logits", val_logits)
     num_classes = val_logits.shape[1]
     digit = check_int("digit", digit, low=0, high=num_classes - 1)
-    if not isinstance(y_val, Tensor) or y_val.shape != (len(val_logits),):
-        raise ValueError(f"y_val must be a tensor of shape ({len(val_logits)},)")
+    check_targets(y_val, len(val_logits), num_classes, name="y_val")
     biases = _check_biases(biases).to(val_logits.dtype)
     shift = torch.zeros(len(biases), 1, num_classes, dtype=val_logits.dtype)  # (B, 1, C)
     shift[:, 0, digit] = biases

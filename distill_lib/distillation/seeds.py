@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .._validation import check_int
+from .._validation import check_int, check_real
 from ..training import evaluate
-from .student import _check_recipe, train_student
+from .student import _check_eval_set, _check_recipe, train_student
 
 __all__ = ["SeedStats", "accuracy_over_seeds"]
 
@@ -52,6 +52,27 @@ class SeedStats:
         if self.seeds != other.seeds:
             raise ValueError(f"paired differences need the same seeds, got {self.seeds} and {other.seeds}")
         return SeedStats(self.seeds, tuple(a - b for a, b in zip(self.values, other.values)))
+
+    def beyond_noise(self, floor: float = 0.0) -> bool:
+        """Whether the mean is further from 0 than both one standard deviation and ``floor``.
+
+        Meant for paired differences (:meth:`minus`): a difference smaller than its
+        seed-to-seed spread could change sign with other seeds. ``floor`` is the smallest
+        difference the measurement can resolve (one evaluation example, ``1 / N``),
+        because with few seeds the sample std can be 0 by chance. A rule of thumb, not a
+        significance test.
+
+        Example::
+
+            >>> SeedStats((0, 1, 2), (0.02, 0.03, 0.025)).beyond_noise(floor=1 / 359)
+            True
+        """
+        floor = check_real("floor", floor)
+        if not (0.0 <= floor < math.inf):
+            raise ValueError(f"floor={floor} must be finite and >= 0")
+        threshold = max(self.std, floor)
+        size = abs(self.mean)
+        return size > threshold and not math.isclose(size, threshold, rel_tol=1e-9, abs_tol=0.0)
 
     def __str__(self) -> str:
         return f"{100 * self.mean:.1f} ± {100 * self.std:.1f} %"
@@ -95,6 +116,7 @@ def accuracy_over_seeds(
     """
     seeds = _check_seeds(seeds)
     _check_recipe(temperature, lam, epochs)
+    _check_eval_set(X_eval, y_eval)
     values = []
     for seed in seeds:
         student, _ = train_student(X, targets, teacher_logits=teacher_logits, temperature=temperature,

@@ -10,7 +10,8 @@ from functools import partial
 
 from torch import Tensor, nn
 
-from .._validation import check_int, check_lam, check_temperature
+from .._validation import check_int, check_lam, check_targets, check_temperature
+from ..data import NUM_CLASSES
 from ..losses import cross_entropy_loss, distillation_loss
 from ..models import mlp
 from ..training import History, fit, set_seed
@@ -28,6 +29,13 @@ def _check_recipe(temperature: object, lam: object, epochs: object) -> tuple[flo
     """Check the arguments every experiment passes on to :func:`train_student`, before any training."""
     epochs = check_int("epochs", epochs, low=1) if epochs is not None else None
     return check_temperature(temperature), check_lam(lam), epochs
+
+
+def _check_eval_set(X_eval: object, y_eval: object) -> None:
+    """An evaluation set: floating-point inputs ``(N, F)`` and one class index in ``[0, 10)`` per row."""
+    if not isinstance(X_eval, Tensor) or not X_eval.is_floating_point() or X_eval.ndim != 2 or len(X_eval) == 0:
+        raise TypeError(f"X_eval must be a non-empty floating-point tensor of shape (N, F), got {X_eval!r:.60}")
+    check_targets(y_eval, len(X_eval), NUM_CLASSES, name="y_eval")
 
 
 def train_student(

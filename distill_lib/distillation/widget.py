@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from .._validation import check_int, check_lam, check_temperature
 from ..data import NUM_CLASSES
 from ..training import confusion_matrix
-from .student import _train_on_transfer_set
+from .student import _check_eval_set, _train_on_transfer_set
 from .transfer_set import TransferSet
 
 __all__ = ["WIDGET_EPOCHS", "Scored", "train_and_score"]
@@ -55,6 +55,11 @@ def train_and_score(
 
     Returns:
         A :class:`Scored`.
+
+    Raises:
+        TypeError, ValueError: ``transfer`` not a :class:`TransferSet`; bad ``temperature``,
+            ``lam``, ``width`` or ``epochs``; ``X_eval`` not a float ``(N, F)`` tensor; ``y_eval``
+            not integer class indices in ``[0, 10)``, one per row, with every class present.
     """
     if not isinstance(transfer, TransferSet):
         raise TypeError(f"transfer must be a TransferSet (see make_transfer_set), got {type(transfer).__name__}")
@@ -62,8 +67,7 @@ def train_and_score(
     lam = check_lam(lam)
     width = check_int("width", width, low=1, high=4096)
     epochs = check_int("epochs", epochs, low=1)
-    if not isinstance(y_eval, Tensor) or y_eval.ndim != 1 or len(y_eval) != len(X_eval):
-        raise ValueError(f"y_eval must be a 1-D tensor with one class index per row of X_eval ({len(X_eval)})")
+    _check_eval_set(X_eval, y_eval)
     missing = sorted(set(range(NUM_CLASSES)) - set(y_eval.tolist()))
     if missing:
         raise ValueError(f"y_eval has no example of class(es) {missing}; per-class accuracy needs all {NUM_CLASSES}")
