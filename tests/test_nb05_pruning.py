@@ -1,7 +1,10 @@
-"""Notebook 05 under papermill with small parameters: the pruning results it claims.
+"""Notebook 05 under papermill with small parameters: its results, and the logic of its printed verdicts.
 
 Small parameters: two students, a three-step schedule to 90 %, a short one-shot scan and few
-timing rounds. Timings are recorded by the notebook but never asserted here.
+timing rounds. The students are the notebook's first two (same seeds, same recipe), so the
+one-shot and sensitivity numbers are the default run's for those students. Every result-dependent
+sentence the notebook prints is built from its numbers; test_printed_verdicts_follow_the_numbers
+checks that logic. Timings are recorded by the notebook but never asserted here.
 """
 
 from pathlib import Path
@@ -39,7 +42,7 @@ def test_dense_students_and_one_shot_pruning(results):
     assert 0.965 <= r["dense_mean"] <= 0.99, f"distilled students at {r['dense_mean']:.4f}, expected ~0.979"
     one_shot = dict(zip(r["scan_sparsities"], r["one_shot_global"]))
     assert one_shot[0.0] == pytest.approx(r["dense_mean"], abs=1e-9)  # sparsity 0 changes nothing
-    # "holds up to about half the weights, then collapses: at 90 % close to guessing"
+    # one-shot pruning (no retraining) survives half the weights, and is close to guessing at 90 %
     assert one_shot[0.5] >= r["dense_mean"] - 0.05
     assert one_shot[0.9] < 0.3 and one_shot[0.99] < 0.3
     for name, curve in r["sensitivity"].items():
@@ -56,6 +59,16 @@ def test_ties_and_masks_during_fine_tuning(results):
     assert r["achieved_sparsity"] == [round(0.9 * STUDENT_WEIGHTS) / STUDENT_WEIGHTS]
 
 
+def holds_up_to(sparsities, accuracies, dense_mean, tolerance=0.01):
+    """The notebook's rule: the highest sparsity up to which every accuracy stays within 1 point of dense."""
+    held = 0.0
+    for sp, acc in zip(sparsities, accuracies):
+        if acc < dense_mean - tolerance:
+            break
+        held = sp
+    return held
+
+
 @pytest.mark.notebook
 def test_iterative_pruning_goal_numbers(results):
     r = results
@@ -63,16 +76,42 @@ def test_iterative_pruning_goal_numbers(results):
     one_shot_90 = r["one_shot_global"][r["scan_sparsities"].index(0.9)]
     # fine-tuning recovers most of what one-shot pruning loses
     assert r["ce_final_mean"] > one_shot_90 + 0.5 and r["kd_final_mean"] > one_shot_90 + 0.5
-    # Goal: within 1 point of dense at 90 %. With the default parameters (5 seeds, 6 steps of 60
-    # epochs) this small student falls short by about 1.5 points; with the short schedule used
-    # here about 2.2. The tolerance is for that shorter schedule, not a lower bar.
+    # Goal: within 1 point of dense at 90 %. This small student falls short of it with the short
+    # schedule used here (and, in our runs, with the defaults too: the notebook prints the verdict).
+    # The tolerance is for this shorter schedule, not a lower bar.
     assert r["drop_kd_mean"] <= 0.01 + 0.025, f"distillation-fine-tuned drop {r['drop_kd_mean']:.4f}"
-    assert r["goal_met"] == (r["drop_kd_mean"] <= 0.01)
-    # distillation is the better recovery loss at 90 % (about +1.4 points with 5 seeds)
+    # distillation is the better recovery loss at 90 % with these two students
     assert r["kd_minus_ce_mean"] > 0.0, f"KD - CE = {r['kd_minus_ce_mean']:.4f}"
     assert r["kd_final_mean"] == pytest.approx(r["kd_curve_mean"][-1])
     assert r["highest_within_1pt_kd"] >= 0.5 and r["highest_within_1pt_kd"] >= r["highest_within_1pt_ce"]
-    assert r["drop_kd_std"] >= 0 and r["kd_final_std"] >= 0
+
+
+@pytest.mark.notebook
+def test_printed_verdicts_follow_the_numbers(results):
+    """Every result-dependent sentence of the notebook is printed from its numbers: check that logic."""
+    r = results
+    verdicts = r["verdicts"]
+    assert r["one_shot_holds"] == holds_up_to(r["scan_sparsities"], r["one_shot_global"], r["dense_mean"])
+    assert f"up to {r['one_shot_holds']:.0%} sparsity" in verdicts["one-shot"]
+    # recovery loss: the sign of the paired difference, and the count of students it holds for
+    paired = [k - c for k, c in zip(r["kd_final"], r["ce_final"])]
+    assert r["kd_minus_ce_mean"] == pytest.approx(sum(paired) / len(paired))
+    assert r["kd_better"] == (r["kd_minus_ce_mean"] > 0)
+    assert ("distillation recovers more on average" in verdicts["recovery"]) == r["kd_better"]
+    assert ("does NOT recover more" in verdicts["recovery"]) == (not r["kd_better"])
+    assert r["kd_wins"] == sum(d > 0 for d in paired)
+    assert f"more in {r['kd_wins']} of {r['n_seeds']} students" in verdicts["recovery"]
+    # the goal
+    drops = [d - k for d, k in zip(r["dense_accuracy"], r["kd_final"])]
+    assert r["drop_kd_mean"] == pytest.approx(sum(drops) / len(drops))
+    assert r["goal_met"] == (r["drop_kd_mean"] <= 0.01)
+    assert ("NOT met" in verdicts["goal"]) == (not r["goal_met"])
+    for key, curve in (("highest_within_1pt_kd", "kd_curve_mean"), ("highest_within_1pt_ce", "ce_curve_mean")):
+        assert r[key] == holds_up_to(r["schedule"], r[curve], r["dense_mean"]), key
+    # speed, on this machine
+    assert ("the teacher gained more" in verdicts["speed"]) == (r["teacher_speedup"] > r["student_speedup"])
+    assert ("was reached" in verdicts["speed"]) == (r["student_speedup"] >= 1.5)
+    assert f"student {r['student_speedup']:.2f}x" in verdicts["speed"]
 
 
 @pytest.mark.notebook
@@ -90,11 +129,13 @@ def test_masks_against_removing_units(results):
     # structured pruning with distillation fine-tuning stays close to the dense student
     assert r["structured_mean"] >= r["dense_mean"] - 0.015
     assert r["structured_one_shot_mean"] < r["structured_mean"]
-    # speed-ups are recorded, not asserted: see tools/bench_nb05.py
-    assert r["student_speedup"] > 0 and r["teacher_speedup"] > 0
+    # speed-ups are recorded, not asserted: see tools/bench_nb05.py (their verdict logic is checked above)
 
 
 @pytest.mark.notebook
-def test_widget_rendered_once(results):
-    assert 0.0 <= results["widget_accuracy"] <= 1.0
-    assert results["_seconds"] < 60 * 3  # a runaway guard, not a speed target
+def test_widget_rendered_once_and_exercise_reference(results):
+    r = results
+    # the widget's first rendering used the default values: 90 %, global scope, validation set
+    assert r["widget_accuracy"] == r["val_curve_global"][r["scan_sparsities"].index(0.9)]
+    assert r["exercise_used_reference"] is True  # headless, the skeleton still returns None
+    assert r["_seconds"] < 60 * 3  # a runaway guard, not a speed target

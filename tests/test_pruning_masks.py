@@ -79,13 +79,15 @@ def test_sparsity_of_wrong_type(sparsity):
 
 
 def test_bad_weights():
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(TypeError, match="weight must be a floating-point tensor, got dtype=torch.int64"):
         magnitude_mask(torch.ones(3, dtype=torch.int64), 0.5)
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="weight must be a torch.Tensor, got list"):
         magnitude_mask([1.0, 2.0], 0.5)
-    with pytest.raises(ValueError, match="1 NaN or infinite"):
+    with pytest.raises(ValueError, match=r"weight contains 1 NaN or infinite value\(s\); weights must be finite"):
         magnitude_mask(torch.tensor([1.0, float("nan")]), 0.5)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"weights\[1\] contains 2 NaN or infinite value\(s\); weights must be finite"):
+        global_magnitude_masks([torch.ones(2), torch.tensor([float("inf"), float("-inf")])], 0.5)
+    with pytest.raises(ValueError, match=r"weight is empty \(shape \(0,\)\)"):
         magnitude_mask(torch.ones(0), 0.5)
     with pytest.raises(TypeError, match="non-empty list of tensors"):
         global_magnitude_masks(torch.ones(3), 0.5)

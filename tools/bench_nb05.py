@@ -13,8 +13,9 @@ Two threads on a machine whose cores are busy with other work can be many times 
 one (the threads wait for each other); compare the 2-thread columns only on a quiet machine.
 
 Then the sparsity widget's update latency: ``prune_preview`` alone and with the three-panel
-figure drawn (Agg). Nothing is asserted; latency depends on only the shapes, not the values,
-so the wide layer is randomly initialised.
+figure rendered to PNG (Agg, :func:`distill_lib.widgets.figure_png`, as ``live_figure`` does).
+Nothing is asserted; latency depends on only the shapes, not the values, so the wide layer is
+randomly initialised.
 
 Usage: ``python tools/bench_nb05.py [--repeats N]`` (also run by ``tools/benchmark.py``).
 """
@@ -41,6 +42,7 @@ from distill_lib.pruning import (
 )
 from distill_lib.teacher import load_teacher
 from distill_lib.training import predict_logits, set_seed
+from distill_lib.widgets import figure_png
 
 BATCH = 1024
 SPARSITY = 0.9
@@ -106,15 +108,14 @@ def bench_widget(student: torch.nn.Module, repeats: int) -> None:
 
     def update(draw: bool) -> None:
         view = prune_preview(student, 0.9, split.X_val, split.y_val, scope="global", layer="0")
-        if draw:  # the notebook's three panels
+        if draw:  # the notebook's three panels, rendered to PNG as live_figure does
             fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
             axes[0].imshow(view.weight.abs().masked_fill(view.mask == 0, float("nan")), aspect="auto")
             axes[1].imshow(view.mask, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
             axes[2].plot([0.0, 0.5, 0.9], [1.0, 0.9, view.accuracy], "o-")
-            fig.canvas.draw()
-            plt.close(fig)
+            figure_png(fig)  # also closes it
 
-    for draw, label in ((False, "prune_preview (copy, prune, evaluate)"), (True, "  + drawing the three panels (Agg)")):
+    for draw, label in ((False, "prune_preview (copy, prune, evaluate)"), (True, "  + the three panels as a PNG")):
         update(draw)  # warm-up
         times = []
         for _ in range(repeats):

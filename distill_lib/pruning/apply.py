@@ -256,9 +256,12 @@ def layer_sensitivity(
     X: Tensor,
     targets: Tensor,
 ) -> dict[str, list[float]]:
-    """Sensitivity scan (Han et al. 2015, fig. 6): prune one layer at a time, leave the rest dense.
+    """Sensitivity scan: prune one layer at a time, leave the rest dense.
 
-    ``model`` itself is not changed.
+    Han et al. (2015, section 5, "Discussion") plot how accuracy drops as each
+    of AlexNet's layers alone is pruned (Figure 6 of arXiv:1506.02626v3; Figure 5
+    there is the accuracy/parameters trade-off curve) and use it to choose each
+    layer's threshold. ``model`` itself is not changed.
 
     Args:
         model: the trained network.

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
-from .._validation import check_real
+from .._validation import check_finite_tensor, check_real
 
 __all__ = ["SCOPES", "check_sparsity", "magnitude_mask", "global_magnitude_masks"]
 
@@ -62,20 +62,6 @@ def _check_scope(scope: object) -> str:
     if scope not in SCOPES:
         raise ValueError(f"scope={scope!r} is not allowed; choose one of {SCOPES}")
     return scope  # type: ignore[return-value]
-
-
-def _check_weight(name: str, weight: object) -> Tensor:
-    """A non-empty floating-point tensor of finite values (any shape)."""
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(weight).__name__}")
-    if not weight.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype={weight.dtype}")
-    if weight.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(weight.shape)}); nothing to prune")
-    bad = (~torch.isfinite(weight.detach())).sum().item()
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); weights must be finite")
-    return weight
 
 
 # ---------------------------------------------------------------- ranking
@@ -141,7 +127,7 @@ def magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:
         tensor([[1., 0.],
                 [0., 1.]])
     """
-    _check_weight("weight", weight)
+    check_finite_tensor("weight", weight, what="weights")
     sparsity = check_sparsity(sparsity)
     k = round(sparsity * weight.numel())
     return _keep_mask(_scores(weight, None), k, weight.dtype)
@@ -177,6 +163,6 @@ def global_magnitude_masks(weights: Sequence[Tensor], sparsity: float) -> list[T
     if isinstance(weights, Tensor) or not isinstance(weights, Sequence) or not weights:
         raise TypeError("weights must be a non-empty list of tensors (use magnitude_mask for one tensor)")
     for i, w in enumerate(weights):
-        _check_weight(f"weights[{i}]", w)
+        check_finite_tensor(f"weights[{i}]", w, what="weights")
     sparsity = check_sparsity(sparsity)
     return _global_masks([_scores(w, None) for w in weights], sparsity, [w.dtype for w in weights])

@@ -12,6 +12,8 @@ of their weights).
 
 from __future__ import annotations
 
+import math
+import numbers
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -19,9 +21,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int
+from .._validation import check_finite_tensor, check_int
 from .apply import _check_model, copy_model
-from .masks import _check_weight, _keep_mask, check_sparsity
+from .masks import _keep_mask, check_sparsity
 
 __all__ = ["units_to_keep", "remove_hidden_units", "time_forward", "speedup"]
 
@@ -52,7 +54,7 @@ def units_to_keep(weight: Tensor, sparsity: float) -> Tensor:
         >>> units_to_keep(torch.tensor([[1.0, 1.0], [0.1, 0.0], [-3.0, 0.0]]), sparsity=1 / 3)
         tensor([0, 2])
     """
-    _check_weight("weight", weight)
+    check_finite_tensor("weight", weight, what="weights")
     if weight.ndim != 2:
         raise ValueError(f"weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     sparsity = check_sparsity(sparsity)
@@ -141,8 +143,13 @@ def time_forward(
 
     Each of ``repeats`` rounds times ``number`` forward passes (``torch.no_grad``,
     eval mode) of every model in turn, so that a machine that gets busier or
-    quieter slows or speeds them all alike; a first warm-up round is discarded.
-    Compare two models with :func:`speedup`, the median of their per-round ratios.
+    quieter slows or speeds them all alike. The order alternates: forward in
+    even rounds, reversed in odd ones, so that no model always runs first (with
+    cold caches) or last. A first warm-up round is discarded. Compare two models
+    with :func:`speedup`, the median of their per-round ratios.
+
+    Every model is put in eval mode for the timing and given back in the mode
+    it had (``model.training`` is restored, also if a forward pass raises).
 
     Args:
         models: ``{name: model}``, each taking ``X``.
@@ -151,29 +158,48 @@ def time_forward(
         number: forward passes per model per round (>= 1).
 
     Returns:
-        ``{name: [seconds per forward pass in each round]}``.
+        ``{name: [seconds per forward pass in each round]}``, in the order of ``models``.
+
+    Raises:
+        TypeError: ``models`` is not a mapping of ``nn.Module``; ``X`` is not a tensor;
+            ``repeats`` or ``number`` not an integer.
+        ValueError: ``models`` is empty; ``repeats`` or ``number`` below 1.
 
     Example::
 
         >>> timings = time_forward({"dense": student, "small": small}, torch.rand(1024, 64))
         >>> speedup(timings, "dense", "small")   # > 1: "small" is faster
     """
-    if not isinstance(models, Mapping) or not models:
-        raise ValueError("models must be a non-empty {name: model} mapping")
+    if not isinstance(models, Mapping):
+        raise TypeError(f"models must be a {{name: model}} mapping, got {type(models).__name__}")
+    if not models:
+        raise ValueError("models is empty; give at least one {name: model}")
+    for name, m in models.items():
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(m).__name__}")
+    if not isinstance(X, Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
     repeats = check_int("repeats", repeats, low=1)
     number = check_int("number", number, low=1)
-    for m in models.values():
-        _check_model(m).eval()
-    times: dict[str, list[float]] = {name: [] for name in models}
-    with torch.no_grad():
-        for r in range(repeats + 1):
-            for name, m in models.items():
-                start = time.perf_counter()
-                for _ in range(number):
-                    m(X)
-                elapsed = (time.perf_counter() - start) / number
-                if r:  # round 0 warms up
-                    times[name].append(elapsed)
+    names = list(models)
+    modes = {name: models[name].training for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    try:
+        for m in models.values():
+            m.eval()
+        with torch.no_grad():
+            for r in range(repeats + 1):
+                for name in names if r % 2 == 0 else reversed(names):
+                    m = models[name]
+                    start = time.perf_counter()
+                    for _ in range(number):
+                        m(X)
+                    elapsed = (time.perf_counter() - start) / number
+                    if r:  # round 0 warms up
+                        times[name].append(elapsed)
+    finally:
+        for name, training in modes.items():
+            models[name].train(training)
     return times
 
 
@@ -185,7 +211,8 @@ def speedup(timings: Mapping[str, Sequence[float]], baseline: str, name: str) ->
         baseline, name: two of its keys.
 
     Raises:
-        ValueError: ``baseline`` or ``name`` is not a key of ``timings``.
+        ValueError: ``baseline`` or ``name`` is not a key of ``timings``; their lists
+            are empty or of different lengths; a time is not a finite number > 0.
 
     Example::
 
@@ -195,4 +222,15 @@ def speedup(timings: Mapping[str, Sequence[float]], baseline: str, name: str) ->
     for key in (baseline, name):
         if key not in timings:
             raise ValueError(f"{key!r} is not one of the timed models {list(timings)}")
+        if len(timings[key]) == 0:
+            raise ValueError(f"timings[{key!r}] is empty; need at least one timed round")
+        bad = [t for t in timings[key]
+               if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (math.isfinite(t) and t > 0)]
+        if bad:
+            raise ValueError(f"timings[{key!r}] holds {bad[0]!r}; every time must be a finite number of seconds > 0")
+    if len(timings[baseline]) != len(timings[name]):
+        raise ValueError(
+            f"timings[{baseline!r}] has {len(timings[baseline])} rounds but timings[{name!r}] has "
+            f"{len(timings[name])}; the ratios pair rounds, so they must match"
+        )
     return statistics.median(b / t for b, t in zip(timings[baseline], timings[name]))
