@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from distill_lib.data import load_split
 from distill_lib.results import execute_notebook
+from distill_lib.teacher import load_teacher
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -19,3 +21,15 @@ def run_notebook(tmp_path):
         return results
 
     return run
+
+
+@pytest.fixture(scope="session")
+def split():
+    """The workbook's deterministic train / validation / test split."""
+    return load_split()
+
+
+@pytest.fixture(scope="session")
+def teacher(split):
+    """The cached teacher (retrained with a warning if the cache is unusable)."""
+    return load_teacher(split=split)[0]

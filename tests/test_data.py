@@ -17,11 +17,6 @@ from distill_lib.data import (
 )
 
 
-@pytest.fixture(scope="module")
-def split():
-    return load_split()
-
-
 def test_digits_and_checksum():
     X, y = load_digits()
     assert X.shape == (1797, 64) and X.dtype == torch.float32

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import distill_lib.distillation as distillation
-from distill_lib.data import load_split
 from distill_lib.distillation import (
     DEFAULT_BIASES,
     GridResult,
@@ -29,18 +28,7 @@ from distill_lib.distillation import (
     train_and_score,
     train_student,
 )
-from distill_lib.teacher import load_teacher
 from distill_lib.training import evaluate, predict_logits
-
-
-@pytest.fixture(scope="module")
-def split():
-    return load_split()
-
-
-@pytest.fixture(scope="module")
-def teacher(split):
-    return load_teacher(split=split)[0]
 
 
 @pytest.fixture(scope="module")

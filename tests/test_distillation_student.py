@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distill_lib.data import load_split
 from distill_lib.distillation import (
     STUDENT_RECIPE,
     STUDENT_SIZES,
@@ -25,18 +24,7 @@ from distill_lib.distillation import (
 )
 from distill_lib.losses import distillation_loss, kd_kl_loss
 from distill_lib.models import count_parameters, mlp
-from distill_lib.teacher import load_teacher
 from distill_lib.training import fit, predict_logits, set_seed
-
-
-@pytest.fixture(scope="module")
-def split():
-    return load_split()
-
-
-@pytest.fixture(scope="module")
-def teacher(split):
-    return load_teacher(split=split)[0]
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,6 @@ from distill_lib.training import evaluate, predict_logits
 
 
 @pytest.fixture(scope="module")
-def split():
-    return load_split()
-
-
-@pytest.fixture(scope="module")
 def tiny(split):
     """Three untrained 64-12-10 MLPs, {seed: model}: fast stand-ins for the students."""
     models = {}

@@ -4,15 +4,9 @@ import pytest
 import torch
 
 import distill_lib.teacher as teacher_module
-from distill_lib.data import load_split
 from distill_lib.models import count_parameters
 from distill_lib.teacher import DEFAULT_TEACHER_PATH, TEACHER_RECIPE, load_teacher, save_teacher
 from distill_lib.training import evaluate
-
-
-@pytest.fixture(scope="module")
-def split():
-    return load_split()
 
 
 def test_cached_teacher_is_good_and_described(split, recwarn):

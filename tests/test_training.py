@@ -7,15 +7,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from distill_lib.data import load_split
 from distill_lib.losses import distillation_loss, kd_kl_loss, mse_logit_loss
 from distill_lib.models import mlp
 from distill_lib.training import confusion_matrix, evaluate, fit, predict_logits, progress_enabled, set_seed
-
-
-@pytest.fixture(scope="module")
-def split():
-    return load_split()
 
 
 def make_student(seed=0):
