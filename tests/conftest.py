@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from distill_lib.data import load_split
+from distill_lib.distillation import make_transfer_set
 from distill_lib.results import execute_notebook
 from distill_lib.teacher import load_teacher
 
@@ -33,3 +34,15 @@ def split():
 def teacher(split):
     """The cached teacher (retrained with a warning if the cache is unusable)."""
     return load_teacher(split=split)[0]
+
+
+@pytest.fixture(scope="session")
+def full(split, teacher):
+    """Transfer set: every training image, labelled, with the teacher's logits."""
+    return make_transfer_set(split.X_train, split.y_train, teacher)
+
+
+@pytest.fixture(scope="session")
+def few(split, teacher):
+    """Transfer set: 10 labelled images per class, the rest unlabelled."""
+    return make_transfer_set(split.X_train, split.y_train, teacher, per_class=10)

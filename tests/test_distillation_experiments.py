@@ -31,16 +31,6 @@ from distill_lib.distillation import (
 from distill_lib.training import evaluate, predict_logits
 
 
-@pytest.fixture(scope="module")
-def full(split, teacher):
-    return make_transfer_set(split.X_train, split.y_train, teacher)
-
-
-@pytest.fixture(scope="module")
-def few(split, teacher):
-    return make_transfer_set(split.X_train, split.y_train, teacher, per_class=10)
-
-
 # ---------------------------------------------------------------- several seeds
 
 

@@ -27,16 +27,6 @@ from distill_lib.models import count_parameters, mlp
 from distill_lib.training import fit, predict_logits, set_seed
 
 
-@pytest.fixture(scope="module")
-def full(split, teacher):
-    return make_transfer_set(split.X_train, split.y_train, teacher)
-
-
-@pytest.fixture(scope="module")
-def few(split, teacher):
-    return make_transfer_set(split.X_train, split.y_train, teacher, per_class=10)
-
-
 def rand_logits(n=6, c=10, scale=3.0, seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(n, c, generator=g, dtype=torch.float64) * scale).to(dtype)

@@ -25,6 +25,7 @@ so ``from distill_lib.quantization import fake_quantize`` works:
   (§6 explore)
 """
 
+from . import experiments, fake_quant_mlp, int8, measure, qparams, quantizer, widget
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
 from .experiments import (
     MIN_SEEDS_FOR_VERDICT,
@@ -44,35 +45,6 @@ from .quantizer import dequantize, fake_quantize, quantization_error, quantize
 from .widget import plot_weight_quantization, weight_quantization_view
 
 __all__ = [
-    "MAX_BITS",
-    "METHODS",
-    "QParams",
-    "quant_range",
-    "qparams_from_range",
-    "calibration_range",
-    "choose_qparams",
-    "quantize",
-    "dequantize",
-    "fake_quantize",
-    "quantization_error",
-    "FakeQuantMLP",
-    "quantization_aware_training",
-    "Int8MLP",
-    "torch_ao_int8_mlp",
-    "INT8_DOT_PRODUCT_FLAGS",
-    "cpu_int8_features",
-    "MIN_SEEDS_FOR_VERDICT",
-    "Comparison",
-    "compare",
-    "distilled_students",
-    "seed_accuracy",
-    "weight_only_experiment",
-    "ptq_experiment",
-    "calibration_experiment",
-    "qat_experiment",
-    "median_latency",
-    "describe_ratio",
-    "weight_bytes",
-    "weight_quantization_view",
-    "plot_weight_quantization",
+    *qparams.__all__, *quantizer.__all__, *fake_quant_mlp.__all__, *int8.__all__,
+    *experiments.__all__, *measure.__all__, *widget.__all__,
 ]

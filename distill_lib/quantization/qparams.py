@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._validation import check_int, check_real
+from .._validation import check_finite_tensor, check_int, check_real
 
 __all__ = ["MAX_BITS", "METHODS", "QParams", "quant_range", "qparams_from_range", "calibration_range",
            "choose_qparams"]
@@ -47,16 +47,7 @@ def _check_bits(bits: object, name: str = "bits") -> int:
 
 def _check_float_tensor(name: str, x: object) -> Tensor:
     """A non-empty, finite float32 tensor (no NaN, no infinities)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype != torch.float32:
-        raise TypeError(f"{name} must be a float32 tensor, got dtype={x.dtype}")
-    if x.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); need at least one element")
-    bad = (~torch.isfinite(x.detach())).sum().item()
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); quantization needs finite values")
-    return x
+    return check_finite_tensor(name, x, dtype=torch.float32, what="quantization inputs")
 
 
 def _check_axis(axis: object, ndim: int) -> int | None:
