@@ -22,6 +22,8 @@ __all__ = [
     "check_logits",
     "check_same_shape",
     "check_targets",
+    "check_recipe",
+    "check_eval_set",
 ]
 
 
@@ -134,3 +136,24 @@ def check_targets(targets: object, num_examples: int, num_classes: int, *, name:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{name} contain class index {bad}; allowed range is [0, {num_classes - 1}]")
     return targets
+
+
+def check_recipe(temperature: object, lam: object, epochs: object) -> tuple[float, float, int | None]:
+    """Check a student recipe's ``temperature``, ``lam`` and ``epochs`` (``None`` = the default)."""
+    epochs = check_int("epochs", epochs, low=1) if epochs is not None else None
+    return check_temperature(temperature), check_lam(lam), epochs
+
+
+def check_eval_set(eval_set: object, *, name: str = "eval_set", num_classes: int = 10) -> tuple[Tensor, Tensor]:
+    """An evaluation set ``(X, targets)``: floating-point inputs ``(N, F)``, one class index in ``[0, C)`` per row.
+
+    The one way the workbook passes a validation or test set: a tuple, checked here.
+    """
+    if not isinstance(eval_set, tuple) or len(eval_set) != 2:
+        raise TypeError(f"{name} must be a tuple (X, targets), got {type(eval_set).__name__}")
+    X, targets = eval_set
+    if not isinstance(X, Tensor) or not X.is_floating_point() or X.ndim != 2 or len(X) == 0:
+        raise TypeError(f"{name}[0] (X) must be a non-empty floating-point tensor of shape (N, F), got {X!r:.60}")
+    check_finite_tensor(f"{name}[0] (X)", X, what="inputs")
+    check_targets(targets, len(X), num_classes, name=f"{name}[1] (targets)")
+    return X, targets

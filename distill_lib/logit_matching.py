@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ._validation import check_int, check_logits, check_same_shape, check_targets
-from .distillation import STUDENT_RECIPE, STUDENT_SIZES, train_student
+from .student import STUDENT_RECIPE, STUDENT_SIZES, train_student
 from .losses import mse_logit_loss
 from .models import mlp
 from .training import History, evaluate, fit, set_seed

@@ -32,6 +32,9 @@ direction, rescaled by ``1 + alpha`` (which an optimiser's learning rate absorbs
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -45,6 +48,9 @@ __all__ = [
     "kd_kl_loss",
     "distillation_loss",
     "cross_entropy_loss",
+    "UNLABELLED",
+    "transfer_set_loss",
+    "make_loss",
 ]
 
 
@@ -258,3 +264,102 @@ def distillation_loss(
     ce = F.cross_entropy(student_logits, targets.long())
     kd = _kd_kl(student_logits, teacher_logits, t)  # inputs already checked above
     return (1.0 - lam) * ce + lam * kd
+
+
+#: The target of an unlabelled row in a transfer set (PyTorch's ``ignore_index`` default).
+UNLABELLED: int = -100
+
+
+def _check_transfer_targets(targets: object, num_examples: int, num_classes: int) -> Tensor:
+    """Class indices in ``[0, C)`` or :data:`UNLABELLED`, shape ``(N,)``."""
+    # Type, dtype and shape as check_targets; its range check cannot know UNLABELLED, so it sees zeros.
+    check_targets(torch.zeros_like(targets) if isinstance(targets, Tensor) else targets, num_examples, num_classes)
+    bad = targets[(targets != UNLABELLED) & ((targets < 0) | (targets >= num_classes))]
+    if len(bad):
+        raise ValueError(
+            f"targets contain class index {int(bad[0])}; allowed: [0, {num_classes - 1}] "
+            f"or UNLABELLED={UNLABELLED} for a row without a label"
+        )
+    return targets
+
+
+def transfer_set_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    targets: Tensor,
+    temperature: float,
+    lam: float,
+) -> Tensor:
+    r"""The distillation loss on a partly labelled transfer set.
+
+    .. math::
+
+        (1 - \lambda)\, \frac{1}{|L|} \sum_{n \in L} \mathrm{CE}(z_n, y_n)
+        \;+\; \lambda\, T^2\, \frac{1}{N} \sum_{n=1}^{N} \mathrm{KL}\big(p^T_n \,\|\, q^T_n\big)
+
+    where ``L`` is the set of labelled rows (``targets != UNLABELLED``): the
+    cross-entropy is averaged over the labelled rows, the soft-target term
+    (:func:`kd_kl_loss`) over all ``N`` rows. When every row
+    is labelled it *is* :func:`distillation_loss`.
+
+    Args:
+        student_logits: the student's logits ``z`` (not probabilities).
+        teacher_logits: the teacher's logits ``v`` at temperature 1 (detached inside).
+        targets: class indices, or :data:`UNLABELLED` (``-100``) for a row without a label.
+        temperature: ``T`` > 0 for the soft term.
+        lam: ``λ`` in ``[0, 1]``; below 1 at least one row must be labelled.
+
+    Shape:
+        student_logits, teacher_logits: ``(N, C)``, exactly equal; targets ``(N,)``; output a scalar.
+
+    Raises:
+        TypeError, ValueError: as :func:`distillation_loss`; also a
+        ``ValueError`` when ``lam < 1`` and no row is labelled (the CE would be 0/0).
+
+    Example::
+
+        >>> z, v = torch.zeros(3, 10), torch.randn(3, 10)
+        >>> transfer_set_loss(z, v, torch.tensor([4, UNLABELLED, UNLABELLED]), 4.0, 0.9)
+    """
+    t = check_temperature(temperature)
+    lam = check_lam(lam)
+    check_logits("student_logits", student_logits)
+    check_logits("teacher_logits", teacher_logits)
+    check_same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
+    _check_transfer_targets(targets, *student_logits.shape)
+    labelled = targets != UNLABELLED  # (N,)
+    if bool(labelled.all()):
+        return distillation_loss(student_logits, teacher_logits, targets, t, lam)
+    kd = kd_kl_loss(student_logits, teacher_logits, t)
+    if lam == 1.0:
+        return kd
+    if not bool(labelled.any()):
+        raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    ce = cross_entropy_loss(student_logits[labelled], targets[labelled].long())  # mean over labelled rows
+    return (1.0 - lam) * ce + lam * kd
+
+
+def make_loss(temperature: float = 4.0, lam: float = 0.0) -> Callable[..., Tensor]:
+    """The one way to build the loss a student trains with, for :func:`~distill_lib.training.fit`.
+
+    Args:
+        temperature: ``T`` of the soft term (checked even when ``lam = 0``).
+        lam: ``λ`` in ``[0, 1]``; ``0`` means labels only.
+
+    Returns:
+        :func:`cross_entropy_loss` when ``lam == 0`` (no teacher needed), else
+        :func:`transfer_set_loss` with ``temperature`` and ``lam`` bound, which is
+        :func:`distillation_loss` when every row is labelled.
+
+    Raises:
+        TypeError, ValueError: a bad ``temperature`` or ``lam``.
+
+    Example::
+
+        >>> loss_fn = make_loss(temperature=4.0, lam=0.9)
+        >>> loss_fn(student_logits, teacher_logits=teacher_logits, targets=targets)
+    """
+    t, lam = check_temperature(temperature), check_lam(lam)
+    if lam == 0.0:
+        return cross_entropy_loss
+    return partial(transfer_set_loss, temperature=t, lam=lam)

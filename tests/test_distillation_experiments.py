@@ -26,6 +26,8 @@ from distill_lib.distillation import (
     omitted_class_experiment,
     temperature_lam_grid,
     train_and_score,
+)
+from distill_lib.student import (
     train_student,
 )
 from distill_lib.training import evaluate, predict_logits

@@ -14,15 +14,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distill_lib.distillation import (
-    STUDENT_RECIPE,
-    STUDENT_SIZES,
-    UNLABELLED,
-    make_transfer_set,
-    train_student,
-    transfer_set_loss,
-)
-from distill_lib.losses import distillation_loss, kd_kl_loss
+from distill_lib.distillation import make_transfer_set
+from distill_lib.losses import UNLABELLED, distillation_loss, kd_kl_loss, transfer_set_loss
+from distill_lib.student import STUDENT_RECIPE, STUDENT_SIZES, train_student
 from distill_lib.models import count_parameters, mlp
 from distill_lib.training import fit, predict_logits, set_seed
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distill_lib.distillation import STUDENT_SIZES, train_student
+from distill_lib.student import STUDENT_SIZES, train_student
 from distill_lib.logit_matching import (
     METHODS,
     center_logits,

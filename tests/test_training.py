@@ -123,7 +123,7 @@ def test_progress_bar_in_a_terminal(split, capsys):
 
 
 def test_train_student_distils(split):
-    from distill_lib.distillation import STUDENT_SIZES, train_student
+    from distill_lib.student import STUDENT_SIZES, train_student
     from distill_lib.models import count_parameters
     from distill_lib.teacher import load_teacher
 

@@ -18,7 +18,7 @@ import warnings
 import torch
 
 from distill_lib.data import load_split
-from distill_lib.distillation import train_student
+from distill_lib.student import train_student
 from distill_lib.models import serialized_size
 from distill_lib.quantization import (
     FakeQuantMLP,

@@ -29,7 +29,7 @@ import time
 import torch
 
 from distill_lib.data import load_split
-from distill_lib.distillation import train_student
+from distill_lib.student import train_student
 from distill_lib.models import count_parameters, mlp, serialized_size
 from distill_lib.pruning import (
     copy_model,

@@ -25,7 +25,7 @@ import time
 import torch
 
 from distill_lib.data import load_split
-from distill_lib.distillation import train_student
+from distill_lib.student import train_student
 from distill_lib.pruning import prune_and_finetune
 from distill_lib.teacher import load_teacher
 from distill_lib.training import predict_logits

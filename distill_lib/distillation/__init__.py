@@ -28,17 +28,14 @@ from .gradient_norms import GradientNorms, soft_term_gradient_norms
 from .grid import GridResult, temperature_lam_grid
 from .omitted_class import DEFAULT_BIASES, OmittedClassArm, choose_bias, omitted_class_experiment
 from .seeds import SeedStats, accuracy_over_seeds
-from .student import STUDENT_RECIPE, STUDENT_SIZES, train_student
-from .transfer_set import UNLABELLED, TransferSet, make_transfer_set, transfer_set_loss
+from ..losses import UNLABELLED, transfer_set_loss
+from .transfer_set import TransferSet, make_transfer_set
 from .widget import WIDGET_EPOCHS, Scored, train_and_score
 
 __all__ = [
-    "STUDENT_SIZES",
-    "STUDENT_RECIPE",
     "UNLABELLED",
     "WIDGET_EPOCHS",
     "DEFAULT_BIASES",
-    "train_student",
     "transfer_set_loss",
     "TransferSet",
     "make_transfer_set",

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..data import DigitsSplit
 from .seeds import SeedStats, _check_seeds, accuracy_over_seeds
-from .student import _check_recipe
+from .._validation import check_recipe
 from .transfer_set import make_transfer_set
 
 __all__ = ["full_label_experiment", "few_label_experiment"]
@@ -37,7 +37,7 @@ def full_label_experiment(
         ``result["distilled"].minus(result["scratch"])`` is the paired gap.
     """
     seeds = _check_seeds(seeds)
-    _check_recipe(temperature, lam, epochs)
+    check_recipe(temperature, lam, epochs)
     ts = make_transfer_set(split.X_train, split.y_train, teacher)
     common = dict(seeds=seeds, epochs=epochs)
     return {
@@ -73,7 +73,7 @@ def few_label_experiment(
         Test accuracies over ``seeds`` for each arm.
     """
     seeds = _check_seeds(seeds)
-    _check_recipe(temperature, lam, epochs)
+    check_recipe(temperature, lam, epochs)
     ts = make_transfer_set(split.X_train, split.y_train, teacher, per_class=per_class)
     n = ts.num_labelled
     X_lab, y_lab, v_lab = ts.X[:n], ts.targets[:n], ts.teacher_logits[:n]  # labelled rows come first

@@ -17,7 +17,8 @@ from torch import Tensor
 from .._validation import check_lam, check_temperature
 from ..training import evaluate
 from .seeds import SeedStats, _check_seeds
-from .student import _check_eval_set, _check_recipe, _train_on_transfer_set
+from .._validation import check_eval_set, check_recipe
+from ..student import train_on_transfer_set
 
 __all__ = ["GridResult", "temperature_lam_grid"]
 
@@ -139,8 +140,8 @@ def temperature_lam_grid(
     if len(set(temps)) != len(temps) or len(set(lams)) != len(lams):
         raise ValueError(f"temperatures={list(temps)} and lams={list(lams)} must not repeat a value")
     seeds = _check_seeds(seeds)
-    _check_recipe(1.0, 0.0, epochs)
-    _check_eval_set(X_eval, y_eval)
+    check_recipe(1.0, 0.0, epochs)
+    check_eval_set((X_eval, y_eval))
     n = len(y_eval)
     accuracy = torch.empty(len(seeds), len(temps), len(lams), dtype=torch.float64)
     for s, seed in enumerate(seeds):
@@ -149,7 +150,7 @@ def temperature_lam_grid(
                 if lam == 0.0 and i > 0:  # cross-entropy on the labelled rows: the same student whatever T
                     accuracy[s, i, j] = accuracy[s, 0, j]
                     continue
-                student, _ = _train_on_transfer_set(X, targets, teacher_logits, temperature=t, lam=lam, seed=seed,
+                student, _ = train_on_transfer_set(X, targets, teacher_logits, temperature=t, lam=lam, seed=seed,
                                                     sizes=sizes, epochs=epochs)
                 accuracy[s, i, j] = round(evaluate(student, X_eval, y_eval) * n) / n  # exact k / n in float64
     return GridResult(temps, lams, seeds, accuracy, 1.0 / n)

@@ -18,7 +18,8 @@ from .._validation import check_int, check_logits, check_targets
 from ..data import NUM_CLASSES, DigitsSplit
 from ..training import predict_logits
 from .seeds import SeedStats, _check_seeds
-from .student import _check_recipe, train_student
+from .._validation import check_recipe
+from ..student import train_student
 from .transfer_set import make_transfer_set
 
 __all__ = ["DEFAULT_BIASES", "choose_bias", "OmittedClassArm", "omitted_class_experiment"]
@@ -121,7 +122,7 @@ def omitted_class_experiment(
         ``{"distilled": OmittedClassArm, "scratch": OmittedClassArm}``.
     """
     seeds = _check_seeds(seeds)
-    _check_recipe(temperature, lam, epochs)
+    check_recipe(temperature, lam, epochs)
     digit = check_int("digit", digit, low=0, high=NUM_CLASSES - 1)
     biases = _check_biases(biases)
     ts = make_transfer_set(split.X_train, split.y_train, teacher, omit_digit=digit)

@@ -16,7 +16,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real
 from ..training import evaluate
-from .student import _check_eval_set, _check_recipe, train_student
+from .._validation import check_eval_set, check_recipe
+from ..student import train_student
 
 __all__ = ["SeedStats", "accuracy_over_seeds"]
 
@@ -115,8 +116,8 @@ def accuracy_over_seeds(
         >>> print(s)   # 95.7 ± 0.4 %
     """
     seeds = _check_seeds(seeds)
-    _check_recipe(temperature, lam, epochs)
-    _check_eval_set(X_eval, y_eval)
+    check_recipe(temperature, lam, epochs)
+    check_eval_set((X_eval, y_eval))
     values = []
     for seed in seeds:
         student, _ = train_student(X, targets, teacher_logits=teacher_logits, temperature=temperature,

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from .._validation import check_int, check_lam, check_temperature
 from ..data import NUM_CLASSES
 from ..training import confusion_matrix
-from .student import _check_eval_set, _train_on_transfer_set
+from .._validation import check_eval_set
+from ..student import train_on_transfer_set
 from .transfer_set import TransferSet
 
 __all__ = ["WIDGET_EPOCHS", "Scored", "train_and_score"]
@@ -67,13 +68,13 @@ def train_and_score(
     lam = check_lam(lam)
     width = check_int("width", width, low=1, high=4096)
     epochs = check_int("epochs", epochs, low=1)
-    _check_eval_set(X_eval, y_eval)
+    check_eval_set((X_eval, y_eval))
     missing = sorted(set(range(NUM_CLASSES)) - set(y_eval.tolist()))
     if missing:
         raise ValueError(f"y_eval has no example of class(es) {missing}; per-class accuracy needs all {NUM_CLASSES}")
     start = time.perf_counter()
     sizes = [transfer.X.shape[1], width, NUM_CLASSES]
-    student, _ = _train_on_transfer_set(*transfer, temperature=temperature, lam=lam, sizes=sizes, seed=seed,
+    student, _ = train_on_transfer_set(*transfer, temperature=temperature, lam=lam, sizes=sizes, seed=seed,
                                         epochs=epochs)  # lam = 0: the labelled rows, plain cross-entropy
     M = confusion_matrix(student, X_eval, y_eval, NUM_CLASSES).float()  # (10, 10)
     per_class = M.diagonal() / M.sum(dim=1)  # (10,); every class is present (checked above)

@@ -19,7 +19,8 @@ from torch import Tensor, nn
 
 from .._validation import check_int, check_lam, check_temperature
 from ..data import DigitsSplit
-from ..distillation import SeedStats, train_student
+from ..distillation import SeedStats
+from ..student import train_student
 from ..training import evaluate
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
 from .qparams import _check_bits, _check_float_tensor, _check_method, choose_qparams

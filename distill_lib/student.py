@@ -1,4 +1,4 @@
-"""The workbook's student and its training recipe (notebook 03; imported by notebooks 01, 02, 04, 05).
+"""The workbook's student and its training recipe (used by notebooks 01-05).
 
 The default student is an MLP 64-128-10 (9,610 parameters, 8.8x fewer than the teacher).
 Notebooks 04 and 05 compress the student that :func:`train_student` distils.
@@ -10,32 +10,17 @@ from functools import partial
 
 from torch import Tensor, nn
 
-from .._validation import check_int, check_lam, check_targets, check_temperature
-from ..data import NUM_CLASSES
-from ..losses import cross_entropy_loss, distillation_loss
-from ..models import mlp
-from ..training import History, fit, set_seed
-from .transfer_set import UNLABELLED, transfer_set_loss
+from ._validation import check_recipe
+from .losses import UNLABELLED, cross_entropy_loss, distillation_loss, transfer_set_loss
+from .models import mlp
+from .training import History, fit, set_seed
 
-__all__ = ["STUDENT_SIZES", "STUDENT_RECIPE", "train_student"]
+__all__ = ["STUDENT_SIZES", "STUDENT_RECIPE", "train_student", "train_on_transfer_set"]
 
 #: The workbook's student: 64 inputs, one hidden layer of 128 ReLU units, 10 logits.
 STUDENT_SIZES: list[int] = [64, 128, 10]
 #: Full-batch Adam settings shared by every student in notebooks 01-05.
 STUDENT_RECIPE: dict = {"epochs": 300, "lr": 1e-2, "weight_decay": 0.0}
-
-
-def _check_recipe(temperature: object, lam: object, epochs: object) -> tuple[float, float, int | None]:
-    """Check the arguments every experiment passes on to :func:`train_student`, before any training."""
-    epochs = check_int("epochs", epochs, low=1) if epochs is not None else None
-    return check_temperature(temperature), check_lam(lam), epochs
-
-
-def _check_eval_set(X_eval: object, y_eval: object) -> None:
-    """An evaluation set: floating-point inputs ``(N, F)`` and one class index in ``[0, 10)`` per row."""
-    if not isinstance(X_eval, Tensor) or not X_eval.is_floating_point() or X_eval.ndim != 2 or len(X_eval) == 0:
-        raise TypeError(f"X_eval must be a non-empty floating-point tensor of shape (N, F), got {X_eval!r:.60}")
-    check_targets(y_eval, len(X_eval), NUM_CLASSES, name="y_eval")
 
 
 def train_student(
@@ -75,7 +60,7 @@ def train_student(
         >>> v = predict_logits(teacher, split.X_train)
         >>> student, _ = train_student(split.X_train, split.y_train, teacher_logits=v, seed=0)
     """
-    temperature, lam, epochs = _check_recipe(temperature, lam, epochs)
+    temperature, lam, epochs = check_recipe(temperature, lam, epochs)
     epochs = epochs if epochs is not None else STUDENT_RECIPE["epochs"]
     partly_labelled = isinstance(targets, Tensor) and bool((targets == UNLABELLED).any())
     if teacher_logits is None:
@@ -99,7 +84,7 @@ def train_student(
     return student, history
 
 
-def _train_on_transfer_set(
+def train_on_transfer_set(
     X: Tensor, targets: Tensor, teacher_logits: Tensor, *, temperature: float, lam: float, **kwargs
 ) -> tuple[nn.Module, History]:
     """:func:`train_student` on a transfer set; at ``lam = 0`` a student from scratch on its labelled rows.
