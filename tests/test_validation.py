@@ -10,6 +10,8 @@ from distill_lib._validation import (
     check_int,
     check_lam,
     check_real,
+    check_eval_set,
+    check_recipe,
     check_targets,
     check_temperature,
 )
@@ -48,3 +50,27 @@ def test_check_targets_names_the_argument():
         check_targets(torch.tensor([1, 42]), 2, 10, name="y_val")
     with pytest.raises(TypeError, match="y_val must be an integer tensor"):
         check_targets(torch.tensor([1.0, 2.0]), 2, 10, name="y_val")
+
+
+def test_check_recipe():
+    assert check_recipe(4, 0.9, None) == (4.0, 0.9, None)
+    assert check_recipe(2.0, 0, 10) == (2.0, 0.0, 10)
+    with pytest.raises(ValueError, match=r"epochs=0 is out of range"):
+        check_recipe(4.0, 0.9, 0)
+    with pytest.raises(ValueError, match=r"lam=1.5 must be in the range \[0, 1\]"):
+        check_recipe(4.0, 1.5, 10)
+
+
+def test_check_eval_set_is_a_tuple_of_inputs_and_targets():
+    X, y = torch.zeros(3, 4), torch.tensor([0, 1, 9])
+    assert check_eval_set((X, y)) == (X, y)
+    with pytest.raises(TypeError, match=r"val must be a tuple \(X, targets\), got list"):
+        check_eval_set([X, y], name="val")
+    with pytest.raises(TypeError, match=r"eval_set\[0\] \(X\) must be a non-empty floating-point tensor"):
+        check_eval_set((torch.zeros(3, 4, dtype=torch.long), y))
+    with pytest.raises(ValueError, match=r"eval_set\[0\] \(X\) contains 1 NaN"):
+        check_eval_set((torch.tensor([[0.0], [math.nan], [1.0]]), y))
+    with pytest.raises(ValueError, match=r"eval_set\[1\] \(targets\) contain class index 10"):
+        check_eval_set((X, torch.tensor([0, 1, 10])))
+    with pytest.raises(ValueError, match=r"must have shape \(3,\)"):
+        check_eval_set((X, torch.tensor([0, 1])))
