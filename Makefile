@@ -1,22 +1,51 @@
 # The workbook's commands. `make lab` and `make test` each build the same .venv
 # first (once: the stamp file makes a second run a no-op until requirements change).
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+#
+# Options (make TARGET NAME=value; `make help` prints this):
+#   LAB_ARGS     extra arguments for `jupyter lab`. On a remote server:
+#                  make lab LAB_ARGS="--no-browser --ip=0.0.0.0 --port=8888"
+#                Run as root (a container, a cloud VM), --allow-root is added for you.
+#   TORCH_INDEX  install torch from PyTorch's own wheel index for that build: cpu (on Linux,
+#                the CPU build without the CUDA download), or cu126, cu128, ...:
+#                  make test TORCH_INDEX=cpu
+#   PIP_ARGS     extra arguments for every `pip install` (a mirror, --no-cache-dir, ...)
+#   FULL=1       make benchmark: the long run (every notebook timed, more repeats)
+#   PYTHON       the interpreter that builds .venv (default python3)
+PYTHON      ?= python3
+LAB_ARGS    ?=
+TORCH_INDEX ?=
+PIP_ARGS    ?=
+FULL        ?=
+VENV        := .venv
+BIN         := $(VENV)/bin
+# One stamp per torch build, so that `make test TORCH_INDEX=cpu` after a default install
+# swaps torch for the CPU build instead of finding the environment already made.
+STAMP       := $(VENV)/.installed$(if $(TORCH_INDEX),-torch-$(TORCH_INDEX))
+# The version pinned in requirements.txt, e.g. 2.13.0 (read only when TORCH_INDEX is set).
+TORCH_VERSION    = $(shell sed -n 's/^torch==\([0-9][0-9.]*\).*/\1/p' requirements.txt)
+TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
+# JupyterLab refuses to start as root without --allow-root.
+AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: lab test run benchmark teacher clean
+.PHONY: help lab test run benchmark teacher clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_ARGS)
+ifneq ($(TORCH_INDEX),)
+	@test -n "$(TORCH_VERSION)" || { echo "TORCH_INDEX=$(TORCH_INDEX): no torch==X.Y.Z line in requirements.txt"; exit 1; }
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "torch==$(TORCH_VERSION)+$(TORCH_INDEX)" --index-url $(TORCH_INDEX_URL)
+endif
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -r requirements.txt -e .
+	@touch $@
 
-## Open the workbook in JupyterLab (the main job).
+## Open the workbook in JupyterLab (the main job): the repository is served, notebooks/ opens first.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+ifeq ($(AS_ROOT),yes)
+	@echo "make lab: running as root, so adding --allow-root (JupyterLab refuses to start as root without it)"
+endif
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --ContentsManager.preferred_dir=notebooks $(if $(AS_ROOT),--allow-root) $(LAB_ARGS)
 
 ## Run every test: unit tests, then every notebook under nbval and papermill.
 test: $(STAMP)
@@ -26,13 +55,20 @@ test: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
 
-## Print notebook execution times and the training loop's overhead.
+## Print the speed figures with their spread (about 3 minutes; FULL=1: the long run).
 benchmark: $(STAMP)
-	$(BIN)/python tools/benchmark.py
+	$(BIN)/python tools/benchmark.py $(if $(filter 1 yes true,$(FULL)),--full)
 
 ## Retrain the teacher and overwrite data/teacher_mlp.pt.
 teacher: $(STAMP)
 	$(BIN)/python -m distill_lib.teacher
 
+## Remove .venv/, build/ and the caches.
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
+
+## Print the commands and their options.
+help:
+	@grep -E '^## |^[a-z]+:' Makefile | sed -n 'N;s/^## \(.*\)\n\([a-z]*\):.*/  make \2\t\1/p' | expand -t 18
+	@echo
+	@sed -n '/^# Options/,/^#   PYTHON/p' Makefile | sed 's/^# \{0,1\}//'

@@ -5,7 +5,8 @@ displays the values as a small table for the reader *and* stores them as JSON
 in the cell's output under a private MIME type. After papermill or nbclient has
 executed the notebook, ``read_results(path)`` collects every recorded value, so
 a test asserts on what the notebook actually computed (no scrapbook needed).
-``execute_notebook`` does both: papermill, then ``read_results``.
+Running a notebook is not the library's job: ``tools/notebook_runner.py`` does that
+(papermill, then ``read_results``) for the tests, ``make run`` and ``make benchmark``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import json
 import math
 import numbers
 import os
-import time
-from pathlib import Path
 from typing import Any
 
-__all__ = ["MIME_TYPE", "record", "read_results", "execute_notebook"]
+__all__ = ["MIME_TYPE", "record", "read_results"]
 
 MIME_TYPE = "application/vnd.distill-lib.results+json"
 
@@ -59,11 +58,25 @@ def _short(value: Any) -> str:
 def record(**values: Any) -> None:
     """Show ``values`` (rounded) and store them, in full precision, for :func:`read_results`.
 
+    Args:
+        **values: ``name=value`` pairs; a value is a bool, ``None``, a string, a finite number,
+            a tensor or numpy array (stored as nested lists), or a list/tuple/dict of these.
+
+    Returns:
+        None. In a notebook the values are displayed as a small table; the cell's output also
+        carries them as JSON under :data:`MIME_TYPE`. Outside IPython they are printed.
+
+    Raises:
+        ValueError: nothing to record, or a value is NaN or infinite (its name is given).
+        TypeError: a value of another type (a model, a function, ...).
+
     Example::
 
-        >>> record(test_accuracy=0.986, num_parameters=85002)
+        >>> record(test_accuracy=98.6, num_parameters=85002)
     """
-    data = {name: _plain(name, value) for name, value in values.items()}
+    if not values:
+        raise ValueError("record: nothing to record; pass name=value pairs, e.g. record(test_accuracy=acc)")
+    data = {name: _plain(name, value) for name, value in values.items()}  # every value checked first
     text = "\n".join(f"{name:>28} = {_short(value)}" for name, value in data.items())
     try:
         from IPython.display import display
@@ -74,51 +87,35 @@ def record(**values: Any) -> None:
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Every value recorded by :func:`record` in an executed notebook (later values win)."""
+    """Every value recorded by :func:`record` in an executed notebook (a later value of a name wins).
+
+    Args:
+        path: an executed ``.ipynb`` file (a notebook that was never run has recorded nothing).
+
+    Returns:
+        ``{name: value}`` in full precision; empty if the notebook recorded nothing.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not a notebook (not JSON, or no list of cells).
+
+    Example::
+
+        >>> read_results("build/00_data_and_teacher.ipynb")["test_accuracy"]
+    """
     with open(path, encoding="utf-8") as handle:
-        notebook = json.load(handle)
+        try:
+            notebook = json.load(handle)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"read_results: path={str(path)!r} is not a notebook (not JSON: {err})") from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(f"read_results: path={str(path)!r} is not a notebook (no list of 'cells')")
     results: dict[str, Any] = {}
-    for cell in notebook.get("cells", []):
+    for cell in cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if MIME_TYPE in data:
                 payload = data[MIME_TYPE]
                 results.update(json.loads(payload) if isinstance(payload, str) else payload)
     return results
-
-
-def execute_notebook(
-    path: str | os.PathLike,
-    output: str | os.PathLike,
-    parameters: dict[str, Any] | None = None,
-    *,
-    timeout: int = 300,
-) -> tuple[float, dict[str, Any]]:
-    """Run a notebook with papermill (quietly, from its own folder) and read its results.
-
-    Args:
-        path: the notebook to run.
-        output: where to write the executed copy.
-        parameters: values injected after the cell tagged ``parameters``.
-        timeout: seconds allowed per cell.
-
-    Returns:
-        ``(seconds, results)``: wall-clock time and everything the notebook recorded.
-
-    Raises:
-        papermill.PapermillExecutionError: a cell raised (its traceback is in the message).
-    """
-    import papermill
-
-    os.environ.setdefault("DISTILL_LIB_QUIET", "1")  # the kernel inherits it: no progress bars
-    # One BLAS/OpenMP thread per kernel: these models are tiny, and two threads fighting other
-    # work for two cores made training 10-20x slower in our measurements.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    path, output = Path(path), Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    papermill.execute_notebook(
-        str(path), str(output), parameters=parameters or {}, kernel_name="python3",
-        cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
-    )
-    return time.perf_counter() - start, read_results(output)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests: running a notebook under papermill."""
+"""Fixtures shared by the tests: running a notebook under papermill, the split, the teacher, transfer sets."""
 
 from pathlib import Path
 
@@ -6,18 +6,29 @@ import pytest
 
 from distill_lib.data import load_split
 from distill_lib.distillation import make_transfer_set
-from distill_lib.results import execute_notebook
 from distill_lib.teacher import load_teacher
+from tools.notebook_runner import execute_notebook  # the repository root is on sys.path (root conftest.py)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.fixture
-def run_notebook(tmp_path):
-    """``run_notebook("00_data_and_teacher", retrain_teacher=True)`` -> what the notebook recorded."""
+@pytest.fixture(scope="session")
+def run_notebook(tmp_path_factory):
+    """``run_notebook("00_data_and_teacher", retrain_teacher=True)`` -> what the notebook recorded.
+
+    Executes ``notebooks/<name>.ipynb`` with papermill, the keyword arguments injected as
+    parameters, into a fresh temporary folder; the result has the run's seconds under
+    ``"_seconds"``. Session-scoped, so a module-scoped fixture can run a notebook once for
+    all the tests of its file::
+
+        @pytest.fixture(scope="module")
+        def results(run_notebook):
+            return run_notebook("03_kl_ce_distillation", n_seeds=2)
+    """
 
     def run(name: str, **parameters):
-        seconds, results = execute_notebook(NOTEBOOKS / f"{name}.ipynb", tmp_path / f"{name}.ipynb", parameters)
+        output = tmp_path_factory.mktemp(name) / f"{name}.ipynb"
+        seconds, results = execute_notebook(NOTEBOOKS / f"{name}.ipynb", output, parameters)
         results["_seconds"] = seconds
         return results
 

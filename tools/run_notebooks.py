@@ -6,7 +6,8 @@ Usage::
     python tools/run_notebooks.py 02 03                 # only notebooks whose name starts so
     python tools/run_notebooks.py -p seed=1             # inject a parameter into every notebook
 
-Exits non-zero if any notebook fails.
+Exits non-zero if any notebook fails. The executed copies land in build/, which ``make lab``
+shows next to notebooks/ (it serves the whole repository).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import sys
 import traceback
 from pathlib import Path
 
-from distill_lib.results import execute_notebook
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python tools/run_notebooks.py`: make `tools` importable
+    sys.path.insert(0, str(ROOT))
+
+from tools.notebook_runner import execute_notebook  # noqa: E402
+
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build"
 
@@ -69,7 +73,7 @@ def main() -> int:
         return 2
     rows = run_all(paths, dict(args.parameter))
     print_table(rows)
-    print(f"executed copies are in {BUILD.relative_to(ROOT)}/")
+    print(f"executed copies are in {BUILD.relative_to(ROOT)}/ (in `make lab`, the build folder next to notebooks/)")
     return 0 if all(status == "ok" for _, status, _ in rows) else 1
 
 
