@@ -1,119 +1,63 @@
-"""Notebook 04's experiments over seeds, and how to tell a difference from noise (§2-4).
+"""Notebook 04's experiments over seeds (§2-5): students, PTQ and QAT models, their per-image results.
 
 Every accuracy that depends on a random initialisation is measured on several distilled
-students, one per seed, and returned as a :class:`~distill_lib.distillation.SeedStats`
-(accuracies are fractions in ``[0, 1]``, on the test set). The notebook and the tests call the
-same functions with the same settings, so a claim printed by the notebook is checked by a test.
-
-:func:`compare` decides whether two such results differ *clearly*: every seed must agree on the
-sign of the paired difference (a rule of thumb, not a significance test).
+students, one per seed, and returned as a :class:`~distill_lib.stats.Runs` (per-image
+correctness per seed, accuracy in %), so that :func:`distill_lib.stats.compare` can count both
+the seed noise and the evaluation set's sampling noise. The validation set chooses (per-channel
+or per-tensor, the calibration method and size); the test set reports once, at the end of the
+notebook. The notebook and the tests call the same functions with the same settings.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_lam, check_temperature
+from .._validation import check_eval_set, check_int
 from ..data import DigitsSplit
-from ..distillation import SeedStats
+from ..stats import Runs
 from ..student import train_student
-from ..training import evaluate
+from ..training import predict_logits
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
-from .qparams import _check_bits, _check_float_tensor, _check_method, choose_qparams
+from .qparams import _check_bits, _check_method, choose_qparams
 from .quantizer import quantization_error
 
 __all__ = [
-    "MIN_SEEDS_FOR_VERDICT",
-    "Comparison",
-    "compare",
+    "SCHEMES",
+    "CALIBRATION_CHOICES",
     "distilled_students",
-    "seed_accuracy",
+    "evaluate_runs",
+    "calibration_set",
     "weight_only_experiment",
-    "ptq_experiment",
+    "ptq_models",
     "calibration_experiment",
-    "qat_experiment",
+    "choose_calibration",
+    "qat_models",
 ]
 
-#: Fewer seeds than this never give a "clear" verdict (two coins agree half the time).
-MIN_SEEDS_FOR_VERDICT = 3
+#: Weight quantization schemes of section 2.
 SCHEMES = ("per-tensor", "per-channel")
+#: The calibration methods the validation set chooses from: name -> (method, percentile).
+CALIBRATION_CHOICES: dict[str, tuple[str, float]] = {
+    "min/max": ("minmax", 100.0),
+    "percentile 99.99": ("percentile", 99.99),
+    "percentile 99.9": ("percentile", 99.9),
+}
 
 
-# ------------------------------------------------------------------------------ noise or not
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The paired comparison of two results on the same seeds: ``a - b`` per seed.
-
-    Attributes:
-        difference: ``a - b`` for each seed (mean, sample std).
-        higher, lower: how many seeds have ``a > b``, and ``a < b`` (ties count in neither).
-    """
-
-    difference: SeedStats
-    higher: int
-    lower: int
-
-    @property
-    def n(self) -> int:
-        return len(self.difference.values)
-
-    @property
-    def verdict(self) -> str:
-        """``"higher"`` or ``"lower"`` if *every* seed agrees (and there are at least
-        :data:`MIN_SEEDS_FOR_VERDICT`), else ``"within noise"``."""
-        if self.n >= MIN_SEEDS_FOR_VERDICT and self.higher == self.n:
-            return "higher"
-        if self.n >= MIN_SEEDS_FOR_VERDICT and self.lower == self.n:
-            return "lower"
-        return "within noise"
-
-
-def compare(a: SeedStats, b: SeedStats) -> Comparison:
-    """Compare ``a`` with ``b`` seed by seed (paired): is ``a`` clearly higher, lower, or neither?
-
-    Args:
-        a, b: results on the *same* seeds, e.g. per-channel and per-tensor accuracy.
-
-    Returns:
-        A :class:`Comparison`; ``.verdict`` is ``"higher"`` when ``a > b`` for every seed,
-        ``"lower"`` when ``a < b`` for every seed (at least :data:`MIN_SEEDS_FOR_VERDICT` seeds),
-        and ``"within noise"`` otherwise, ties included. With 5 seeds, a difference that is pure
-        noise (as likely positive as negative) passes this rule 1 time in 16 (1 in 32 each way).
-
-    Raises:
-        TypeError: ``a`` or ``b`` is not a ``SeedStats``.
-        ValueError: they were measured on different seeds.
-
-    Example::
-
-        >>> compare(SeedStats((0, 1, 2), (0.9, 0.8, 0.7)), SeedStats((0, 1, 2), (0.5, 0.6, 0.6))).verdict
-        'higher'
-    """
-    if not isinstance(a, SeedStats) or not isinstance(b, SeedStats):
-        raise TypeError(f"compare needs two SeedStats, got {type(a).__name__} and {type(b).__name__}")
-    difference = a.minus(b)  # checks the seeds
-    return Comparison(difference, sum(d > 0 for d in difference.values), sum(d < 0 for d in difference.values))
-
-
-# ---------------------------------------------------------------------------------- students
-
-
-def _check_students(students: object) -> dict[int, nn.Module]:
-    if not isinstance(students, Mapping):
-        raise TypeError(f"students must be a dict {{seed: student}}, got {type(students).__name__}")
-    if len(students) < 2:
-        raise ValueError(f"students holds {len(students)} student(s); need at least 2 students (a std needs two)")
-    for seed, student in students.items():
-        check_int("seed", seed, low=0)
-        if not isinstance(student, nn.Module):
-            raise TypeError(f"students[{seed}] must be an nn.Module, got {type(student).__name__}")
-    return dict(students)
+def _check_models(models: object, name: str = "students") -> dict[int, nn.Module]:
+    if not isinstance(models, Mapping):
+        raise TypeError(f"{name} must be a dict {{seed: model}}, got {type(models).__name__}")
+    if len(models) < 2:
+        raise ValueError(f"{name} holds {len(models)} model(s); need at least 2 seeds (an interval needs two)")
+    for seed, model in models.items():
+        check_int(f"{name} seed", seed, low=0, high=2**32 - 1)
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"{name}[{seed}] must be an nn.Module, got {type(model).__name__}")
+    return dict(models)
 
 
 def _check_split(split: object) -> DigitsSplit:
@@ -127,147 +71,181 @@ def distilled_students(split: DigitsSplit, teacher_logits: Tensor, seeds: Sequen
 
     Returns:
         ``{seed: student}``, in the order of ``seeds``.
+
+    Raises:
+        TypeError, ValueError: a bad split, seeds that are not distinct integers in ``[0, 2**32)``
+            (at least 2).
     """
     split = _check_split(split)
     seeds = [check_int(f"seeds[{i}]", s, low=0, high=2**32 - 1) for i, s in enumerate(seeds)]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds} must hold at least 2 distinct seeds (a std needs two)")
+        raise ValueError(f"seeds={seeds} must hold at least 2 distinct seeds (an interval needs two)")
     return {s: train_student(split.X_train, split.y_train, teacher_logits=teacher_logits, seed=s)[0] for s in seeds}
 
 
-def seed_accuracy(models: Mapping[int, nn.Module], X: Tensor, targets: Tensor) -> SeedStats:
-    """Accuracy in ``[0, 1]`` of each model of ``{seed: model}`` on ``(X, targets)``."""
-    models = _check_students(models)
-    return SeedStats(tuple(models), tuple(evaluate(m, X, targets) for m in models.values()))
+def evaluate_runs(models: Mapping[int, nn.Module], eval_set: tuple[Tensor, Tensor]) -> Runs:
+    """Per-image correctness of each model of ``{seed: model}`` on ``eval_set = (X, targets)``.
+
+    Example::
+
+        >>> print(evaluate_runs(students, (split.X_val, split.y_val)))   # 97.9 % [97.4, 98.4]
+    """
+    models = _check_models(models, "models")
+    X, targets = check_eval_set(eval_set)
+    predictions = [predict_logits(m, X).argmax(dim=1) for m in models.values()]  # (N,) each
+    return Runs.from_predictions(predictions, targets, tuple(models))
 
 
-# ------------------------------------------------------------------------------- experiments
+def calibration_set(X_train: Tensor, n: int, seed: int) -> Tensor:
+    """The first ``n`` images of a permutation of ``X_train`` drawn with ``seed``.
+
+    A student's calibration sets are nested (a larger one holds the smaller ones), and every
+    method sees the same images. Training images only: the validation and test sets are never
+    used to calibrate.
+    """
+    if not isinstance(X_train, Tensor) or X_train.ndim != 2:
+        raise TypeError(f"X_train must be a 2-d tensor of training images, got {X_train!r:.60}")
+    n = check_int("n", n, low=1, high=len(X_train))
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    order = torch.randperm(len(X_train), generator=torch.Generator().manual_seed(seed))
+    return X_train[order[:n]]
 
 
 def weight_only_experiment(
-    students: Mapping[int, nn.Module], split: DigitsSplit, bit_widths: Sequence[int]
-) -> dict[tuple[int, str], dict[str, SeedStats]]:
+    students: Mapping[int, nn.Module], eval_set: tuple[Tensor, Tensor], bit_widths: Sequence[int]
+) -> dict[tuple[int, str], dict]:
     """Section 2: quantize only the weights (symmetric), per tensor and per output channel.
 
     Returns:
-        ``{(bits, "per-tensor" | "per-channel"): {"accuracy": test accuracy, "mse": the weight
-        mean squared error, averaged over the student's Linear layers}}``.
+        ``{(bits, "per-tensor" | "per-channel"): {"accuracy": Runs on eval_set, "mse": the weight
+        mean squared error, averaged over layers and students}}``.
     """
-    students, split = _check_students(students), _check_split(split)
+    students = _check_models(students)
+    check_eval_set(eval_set)
     bit_widths = [_check_bits(b, f"bit_widths[{i}]") for i, b in enumerate(bit_widths)]
     for i, b in enumerate(bit_widths):  # the weights are symmetric: 1 bit has no code for -w, 0 and w
         if b < 2:
             raise ValueError(f"bit_widths[{i}]={b} is out of range; allowed: [2, 16] (symmetric weights)")
-    seeds = tuple(students)
     out = {}
     for bits in bit_widths:
         for scheme in SCHEMES:
             per_channel = scheme == "per-channel"
-            accuracy, mse = [], []
-            for student in students.values():
-                q = FakeQuantMLP(student, weight_bits=bits, per_channel=per_channel)  # validates bits >= 2
-                accuracy.append(evaluate(q, split.X_test, split.y_test))
-                errors = [quantization_error(layer.weight.detach(), choose_qparams(
-                    layer.weight.detach(), bits, symmetric=True, axis=0 if per_channel else None))["mse"]
-                    for layer in q.linears]
-                mse.append(sum(errors) / len(errors))
-            out[bits, scheme] = {"accuracy": SeedStats(seeds, tuple(accuracy)), "mse": SeedStats(seeds, tuple(mse))}
+            models = {s: FakeQuantMLP(m, weight_bits=bits, per_channel=per_channel) for s, m in students.items()}
+            errors = [quantization_error(layer.weight.detach(), choose_qparams(
+                layer.weight.detach(), bits, symmetric=True, axis=0 if per_channel else None))["mse"]
+                for q in models.values() for layer in q.linears]
+            out[bits, scheme] = {"accuracy": evaluate_runs(models, eval_set), "mse": sum(errors) / len(errors)}
     return out
 
 
-def ptq_experiment(
+def ptq_models(
     students: Mapping[int, nn.Module],
-    split: DigitsSplit,
-    X_cal: Tensor,
+    X_train: Tensor,
     *,
-    weight_bits: int = 8,
-    activation_bits: int = 8,
+    n_calibration: int,
+    bits: int,
     method: str = "minmax",
     percentile: float = 99.99,
-) -> SeedStats:
-    """Section 3: post-training quantization, calibrated on ``X_cal``; test accuracy per seed."""
-    students, split = _check_students(students), _check_split(split)
+    weight_bits: int | None = None,
+) -> dict[int, FakeQuantMLP]:
+    """Post-training quantization: each student, weights per channel and activations at ``bits``.
+
+    Student ``s`` is calibrated on :func:`calibration_set` ``(X_train, n_calibration, s)``.
+    ``weight_bits`` defaults to ``bits`` (W4A4 etc.).
+    """
+    students = _check_models(students)
+    bits = _check_bits(bits)
     _check_method(method, percentile)
-    values = [evaluate(FakeQuantMLP(s, weight_bits=weight_bits, activation_bits=activation_bits)
-                       .calibrate(X_cal, method=method, percentile=percentile), split.X_test, split.y_test)
-              for s in students.values()]
-    return SeedStats(tuple(students), tuple(values))
+    weight_bits = bits if weight_bits is None else weight_bits
+    return {s: FakeQuantMLP(m, weight_bits=weight_bits, activation_bits=bits)
+            .calibrate(calibration_set(X_train, n_calibration, s), method=method, percentile=percentile)
+            for s, m in students.items()}
 
 
 def calibration_experiment(
     students: Mapping[int, nn.Module],
-    split: DigitsSplit,
+    X_train: Tensor,
+    eval_set: tuple[Tensor, Tensor],
     *,
     sizes: Sequence[int],
-    activation_bits: int,
-    method: str = "minmax",
-    percentile: float = 99.99,
-    weight_bits: int = 8,
-) -> list[dict[str, SeedStats]]:
-    """Section 3: calibrate on random training subsets of each size; what the test set sees.
+    bits: int,
+    choices: Sequence[str] = tuple(CALIBRATION_CHOICES),
+    weight_bits: int | None = None,
+) -> dict[tuple[str, int], dict]:
+    """Section 3: calibrate on training subsets of each size with each method; score on ``eval_set``.
 
-    The student of seed ``s`` is calibrated on the first ``n`` images of a permutation of the
-    training set drawn with seed ``s``, so the subsets of one student are nested (a larger
-    set contains the smaller ones) and every method sees the same images.
+    Args:
+        students: ``{seed: student}``.
+        X_train: the pool the calibration sets are drawn from (training images).
+        eval_set: ``(X, targets)``, the validation set (it chooses; the test set never does).
+        sizes: calibration set sizes, each in ``[1, len(X_train)]``.
+        bits: activation bits; ``weight_bits``: weight bits (default ``bits``: the model that is
+            deployed, W8A8, W4A4, ...).
+        choices: names in :data:`CALIBRATION_CHOICES`.
 
     Returns:
-        One dict per size: ``"error"``, the relative error of the hidden layer's input on the
-        test set, :math:`\\lVert \\hat h - h \\rVert^2 / \\lVert h \\rVert^2` (see
-        :meth:`FakeQuantMLP.activation_errors`), and ``"accuracy"``, the test accuracy.
+        ``{(choice, n): {"accuracy": Runs on eval_set, "error": mean over students of the last
+        Linear layer's input error on eval_set, ||fq(h) - h||^2 / ||h||^2}}``.
     """
-    students, split = _check_students(students), _check_split(split)
-    activation_bits = _check_bits(activation_bits, "activation_bits")
-    _check_method(method, percentile)
-    n_train = len(split.X_train)
-    sizes = [check_int(f"sizes[{i}]", n, low=1, high=n_train) for i, n in enumerate(sizes)]
+    students = _check_models(students)
+    X, _ = check_eval_set(eval_set)
+    bits = _check_bits(bits)
+    sizes = [check_int(f"sizes[{i}]", n, low=1, high=len(X_train)) for i, n in enumerate(sizes)]
     if not sizes:
         raise ValueError("sizes is empty; give at least one calibration set size")
-    seeds = tuple(students)
-    orders = {s: torch.randperm(n_train, generator=torch.Generator().manual_seed(s)) for s in seeds}
-    out = []
-    for n in sizes:
-        errors, accuracies = [], []
-        for seed, student in students.items():
-            q = FakeQuantMLP(student, weight_bits=weight_bits, activation_bits=activation_bits)
-            q.calibrate(split.X_train[orders[seed][:n]], method=method, percentile=percentile)
-            errors.append(q.activation_errors(split.X_test)[-1])  # the last Linear layer's input
-            accuracies.append(evaluate(q, split.X_test, split.y_test))
-        out.append({"error": SeedStats(seeds, tuple(errors)), "accuracy": SeedStats(seeds, tuple(accuracies))})
+    unknown = [c for c in choices if c not in CALIBRATION_CHOICES]
+    if unknown or not choices:
+        raise ValueError(f"choices={list(choices)!r}: each must be one of {list(CALIBRATION_CHOICES)}")
+    out = {}
+    for choice in choices:
+        method, percentile = CALIBRATION_CHOICES[choice]
+        for n in sizes:
+            models = ptq_models(students, X_train, n_calibration=n, bits=bits, method=method, percentile=percentile,
+                                weight_bits=weight_bits)
+            errors = [q.activation_errors(X)[-1] for q in models.values()]
+            out[choice, n] = {"accuracy": evaluate_runs(models, eval_set), "error": sum(errors) / len(errors)}
     return out
 
 
-def qat_experiment(
-    students: Mapping[int, nn.Module],
+def choose_calibration(results: Mapping[tuple[str, int], dict]) -> tuple[str, int]:
+    """The validation set's choice: the highest mean accuracy; ties go to the lower activation
+    error, then to the smaller calibration set.
+
+    Args:
+        results: from :func:`calibration_experiment` on the validation set.
+
+    Returns:
+        ``(choice, n)``, a key of ``results``.
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError("results must be a non-empty dict from calibration_experiment")
+    return min(results, key=lambda k: (-round(results[k]["accuracy"].mean, 9), results[k]["error"], k[1]))
+
+
+def qat_models(
+    models: Mapping[int, FakeQuantMLP],
     split: DigitsSplit,
-    X_cal: Tensor,
     *,
-    bits: int,
     teacher_logits: Tensor | None,
     epochs: int = 60,
     lr: float = 1e-2,
     temperature: float = 4.0,
     lam: float = 0.9,
-) -> dict[str, SeedStats]:
-    """Section 4: weights (per channel) and activations at ``bits``; PTQ, then QAT from there.
+) -> dict[int, FakeQuantMLP]:
+    """Section 4: quantization-aware training of a copy of each PTQ model, on the training set.
 
-    Each student is calibrated on ``X_cal``, evaluated (PTQ), then fine-tuned with
-    :func:`quantization_aware_training` on the training set (seeded with the student's seed)
-    and evaluated again.
-
-    Returns:
-        ``{"ptq": test accuracy before, "qat": test accuracy after}``, paired by seed.
+    Each copy keeps its calibrated activation grids and is fine-tuned with
+    :func:`quantization_aware_training` (seeded with its seed); ``models`` are left unchanged.
     """
-    students, split = _check_students(students), _check_split(split)
-    _check_float_tensor("X_cal", X_cal)
-    bits = _check_bits(bits)
-    epochs = check_int("epochs", epochs, low=1)
-    temperature, lam = check_temperature(temperature), check_lam(lam)
-    ptq, qat = [], []
-    for seed, student in students.items():
-        q = FakeQuantMLP(student, weight_bits=bits, activation_bits=bits).calibrate(X_cal)
-        ptq.append(evaluate(q, split.X_test, split.y_test))
-        quantization_aware_training(q, split.X_train, split.y_train, teacher_logits=teacher_logits, epochs=epochs,
-                                    lr=lr, temperature=temperature, lam=lam, seed=seed)
-        qat.append(evaluate(q, split.X_test, split.y_test))
-    seeds = tuple(students)
-    return {"ptq": SeedStats(seeds, tuple(ptq)), "qat": SeedStats(seeds, tuple(qat))}
+    models = _check_models(models, "models")
+    split = _check_split(split)
+    for seed, q in models.items():
+        if not isinstance(q, FakeQuantMLP):
+            raise TypeError(f"models[{seed}] must be a FakeQuantMLP, got {type(q).__name__}")
+    out = {}
+    for seed, q in models.items():
+        trained = copy.deepcopy(q)
+        quantization_aware_training(trained, split.X_train, split.y_train, teacher_logits=teacher_logits,
+                                    epochs=epochs, lr=lr, temperature=temperature, lam=lam, seed=seed)
+        out[seed] = trained
+    return out

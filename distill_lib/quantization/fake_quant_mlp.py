@@ -1,26 +1,31 @@
 """A student with fake-quantized weights and activations: calibration, PTQ and QAT (notebook 04, §3-4).
 
 :class:`FakeQuantMLP` wraps an MLP so that every ``Linear`` layer sees
-:func:`~distill_lib.quantization.quantizer.fake_quantize`-d weights (symmetric, per output
+:class:`~distill_lib.quantization.quantizer.FakeQuantizeSTE`-d weights (symmetric, per output
 channel or per tensor) and inputs (asymmetric, per tensor, with ranges calibrated on the float
 network). Evaluating it is post-training quantization (PTQ); training it with
 :func:`quantization_aware_training` is quantization-aware training (QAT), the gradient passing
 through the straight-through estimator. Its calibrated 8-bit form is what
-:mod:`distill_lib.quantization.int8` runs on integer kernels.
+:mod:`distill_lib.quantization.int8` runs in integers only.
+
+The notebook shows three unchecked cores, kept here verbatim: :func:`calibrate_inputs` (observe
+every layer's input on the float network), :func:`fake_quant_forward` (the forward pass) and
+:func:`qat_loop` (the training loop). The public :class:`FakeQuantMLP` and
+:func:`quantization_aware_training` validate their inputs, then call them.
 """
 
 from __future__ import annotations
 
 import copy
-from functools import partial
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_lam, check_temperature
-from ..losses import cross_entropy_loss, distillation_loss
-from ..training import History, fit
+from .._validation import check_eval_set, check_int, check_logits, check_real
+from ..losses import make_loss
+from ..training import set_seed
 from .qparams import (
     _EPS,
     MAX_BITS,
@@ -32,9 +37,9 @@ from .qparams import (
     qparams_from_range,
     quant_range,
 )
-from .quantizer import _codes, _FakeQuantize
+from .quantizer import FakeQuantizeSTE, _codes
 
-__all__ = ["FakeQuantMLP", "quantization_aware_training"]
+__all__ = ["FakeQuantMLP", "calibrate_inputs", "fake_quant_forward", "qat_loop", "quantization_aware_training"]
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -47,7 +52,63 @@ def _linear_layers(model: nn.Module) -> list[nn.Linear]:
     linears = [m for m in model if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("model has no Linear layer to quantize")
+    for i, layer in enumerate(linears):
+        bad = [name for name, p in layer.named_parameters() if not torch.isfinite(p.detach()).all()]
+        if bad:
+            raise ValueError(f"Linear layer {i} of model has NaN or infinite values in its {bad} "
+                             "(did training diverge?); quantize a model with finite weights")
     return linears
+
+
+# ------------------------------------------------------------------------- the shown cores
+
+
+@torch.no_grad()
+def calibrate_inputs(net, X, bits, method="minmax", percentile=99.99):
+    """Run the float network on X; fix an asymmetric grid for every Linear layer's input."""
+    input_qparams, h = [], X  # h: (N, F)
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            low, high = calibration_range(h, method=method, percentile=percentile)  # observe
+            input_qparams.append(qparams_from_range(low, high, bits))  # codes [0, 2**bits - 1]
+        if not isinstance(layer, nn.Dropout):
+            h = layer(h)
+    return input_qparams, h  # one QParams per Linear layer; h: the float logits (N, C)
+
+
+def fake_quant_forward(net, x, input_qparams, weight_qparams):
+    """The float network, every Linear layer's input and weight fake-quantized (None: float)."""
+    i = 0
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            if input_qparams is not None:
+                x = FakeQuantizeSTE.apply(x, input_qparams[i])  # (N, in)
+            weight = layer.weight  # (out, in)
+            if weight_qparams is not None:
+                weight = FakeQuantizeSTE.apply(weight, weight_qparams[i])
+            x = F.linear(x, weight, layer.bias)  # (N, out), the bias stays float
+            i += 1
+        else:
+            x = layer(x)  # ReLU, Dropout
+    return x
+
+
+def qat_loop(qmodel, loss_fn, epochs, lr):
+    """Full-batch Adam through the fake quantizers: the float "shadow" weights learn."""
+    optimizer = torch.optim.Adam(qmodel.parameters(), lr=lr)
+    losses = []
+    qmodel.train()
+    for _ in range(epochs):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(qmodel)  # forward through fake_quant_forward, then the loss
+        loss.backward()  # through FakeQuantizeSTE.backward: 1 inside the range, 0 where clipped
+        optimizer.step()  # the float weights move; the next forward re-quantizes them
+        losses.append(loss.item())
+    qmodel.eval()
+    return losses
+
+
+# ------------------------------------------------------------------------------ the module
 
 
 class FakeQuantMLP(nn.Module):
@@ -56,23 +117,27 @@ class FakeQuantMLP(nn.Module):
     Weights are quantized symmetrically from their current values at every forward pass
     (per output channel, or per tensor), so the same module serves post-training quantization
     (PTQ: just evaluate it) and quantization-aware training (QAT: train it with
-    :func:`distill_lib.training.fit`; the float weights are the trainable "shadow" weights and
+    :func:`quantization_aware_training`; the float weights are the trainable "shadow" weights and
     the gradient flows through the straight-through estimator). The input of every Linear
     layer is quantized asymmetrically, per tensor, with a range observed by :meth:`calibrate`
     on the *float* network (as PyTorch's eager post-training quantization does). Biases and
     the output logits stay in float32.
 
     Args:
-        model: an ``nn.Sequential`` of ``Linear``/``ReLU``/``Dropout`` (e.g. the distilled
-            student); it is deep-copied, never modified.
+        model: an ``nn.Sequential`` of ``Linear``/``ReLU``/``Dropout`` with finite weights (e.g.
+            the distilled student); it is deep-copied, never modified.
         weight_bits: 2..16 (weights are symmetric, which needs 2 bits), or ``None`` for float weights.
         activation_bits: 1..16, or ``None`` for float activations.
         per_channel: one scale per output channel (``True``) or one per weight tensor.
 
+    Raises:
+        TypeError: ``model`` is not such an ``nn.Sequential``; ``per_channel`` not a bool.
+        ValueError: bits out of range; non-finite weights.
+
     Example::
 
         >>> qmodel = FakeQuantMLP(student, weight_bits=8, activation_bits=8).calibrate(split.X_train[:256])
-        >>> evaluate(qmodel, split.X_test, split.y_test)
+        >>> evaluate(qmodel, split.X_val, split.y_val)
     """
 
     def __init__(
@@ -115,63 +180,65 @@ class FakeQuantMLP(nn.Module):
             raise ValueError("weight_bits is None: the weights are not quantized")
         quant_min, quant_max = quant_range(self.weight_bits, symmetric=True)
         weight = layer.weight.detach()  # (out, in)
-        if not torch.isfinite(weight).all():
-            raise ValueError("the weights hold NaN or infinite values (did training diverge?)")
         absmax = weight.abs().amax(dim=1) if self.per_channel else weight.abs().amax()  # (out,) or ()
         scale = (absmax.to(torch.float64) / quant_max).clamp(min=_EPS).to(torch.float32)
         zero_point = torch.zeros_like(scale, dtype=torch.int32)
         return QParams(scale, zero_point, quant_min, quant_max, 0 if self.per_channel else None)
 
-    @torch.no_grad()
     def calibrate(self, X: Tensor, *, method: str = "minmax", percentile: float = 99.99) -> FakeQuantMLP:
         """Observe every Linear layer's input on ``X`` (float network) and fix its qparams.
 
+        Validates, then calls :func:`calibrate_inputs`. Without ``activation_bits`` the grids are
+        8-bit (used only by :meth:`activation_errors`).
+
         Args:
             X: a calibration set, ``(N, F)`` float32, e.g. a few hundred training images.
-            method, percentile: see :func:`calibration_range`.
+            method, percentile: see :func:`~distill_lib.quantization.qparams.calibration_range`.
 
         Returns:
             ``self``, so that ``FakeQuantMLP(...).calibrate(X)`` reads as one step.
+
+        Raises:
+            TypeError, ValueError: ``X`` not a finite float32 ``(N, F)`` tensor; a bad method or percentile.
         """
         X = _check_float_tensor("X", X)
         if X.ndim != 2 or X.shape[1] != self.linears[0].in_features:
             raise ValueError(f"X must have shape (N, {self.linears[0].in_features}), got {tuple(X.shape)}")
         _check_method(method, percentile)
         bits = self.activation_bits if self.activation_bits is not None else 8
-        inputs, logits = self._float_linear_inputs(X)
-        observed: list[QParams] = []
-        for h in inputs:
-            lo, hi = calibration_range(h, method=method, percentile=percentile)
-            observed.append(qparams_from_range(lo, hi, bits))
-        self.input_qparams = observed
-        lo, hi = calibration_range(logits, method=method, percentile=percentile)
-        self.output_range = (lo.item(), hi.item())
+        self.input_qparams, logits = calibrate_inputs(self.net, X.detach(), bits, method, percentile)
+        low, high = calibration_range(logits, method=method, percentile=percentile)
+        self.output_range = (low.item(), high.item())
         return self
+
+    def _weight_qparams_list(self) -> list[QParams] | None:
+        return None if self.weight_bits is None else [self.weight_qparams(layer) for layer in self.linears]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.activation_bits is not None and self.input_qparams is None:
+            raise RuntimeError("activation_bits is set but the ranges are unknown: call calibrate(X) first")
+        input_qparams = self.input_qparams if self.activation_bits is not None else None
+        return fake_quant_forward(self.net, x, input_qparams, self._weight_qparams_list())
 
     @torch.no_grad()
     def activation_errors(self, X: Tensor) -> list[float]:
         """Relative error ``||fq(h) - h||^2 / ||h||^2`` of each Linear layer's input ``h`` on ``X``.
 
         ``h`` is taken from the float network (as in :meth:`calibrate`), so this measures how
-        well the calibrated grids fit *other* data, e.g. the test set.
+        well the calibrated grids fit *other* data, e.g. the validation set.
         """
         if self.input_qparams is None:
             raise RuntimeError("the activation ranges are unknown: call calibrate(X) first")
-        inputs, _ = self._float_linear_inputs(_check_float_tensor("X", X))
-        errors = []
-        for h, qparams in zip(inputs, self.input_qparams):
-            error = (_FakeQuantize.apply(h, qparams) - h).pow(2).sum()
-            errors.append((error / h.pow(2).sum().clamp(min=1e-30)).item())
-        return errors
-
-    def _float_linear_inputs(self, X: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Every Linear layer's input on ``X`` in the float network (no dropout), and its logits."""
-        inputs, h = [], X
+        X = _check_float_tensor("X", X)
+        errors, h, i = [], X, 0
         for layer in self.net:
             if isinstance(layer, nn.Linear):
-                inputs.append(h)  # (N, in)
-            h = layer(h) if not isinstance(layer, nn.Dropout) else h
-        return inputs, h  # logits (N, C)
+                error = (FakeQuantizeSTE.apply(h, self.input_qparams[i]) - h).pow(2).sum()
+                errors.append((error / h.pow(2).sum().clamp(min=1e-30)).item())
+                i += 1
+            if not isinstance(layer, nn.Dropout):
+                h = layer(h)
+        return errors
 
     @torch.no_grad()
     def input_codes(self, x: Tensor) -> list[Tensor]:
@@ -180,33 +247,22 @@ class FakeQuantMLP(nn.Module):
         What an integer implementation of the same model must reproduce (see
         :class:`~distill_lib.quantization.int8.Int8MLP`).
         """
-        if self.activation_bits is None:
-            raise ValueError("activation_bits is None: the activations are not quantized")
-        codes: list[Tensor] = []
-        self._run(_check_float_tensor("x", x), codes)
-        return codes
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._run(x, None)
-
-    def _run(self, x: Tensor, codes: list[Tensor] | None) -> Tensor:
-        if self.activation_bits is not None and self.input_qparams is None:
-            raise RuntimeError("activation_bits is set but the ranges are unknown: call calibrate(X) first")
-        i = 0
+        if self.activation_bits is None or self.input_qparams is None:
+            raise ValueError("input codes need quantized, calibrated activations (activation_bits and calibrate(X))")
+        x = _check_float_tensor("x", x)
+        weight_qparams = self._weight_qparams_list()
+        codes, i = [], 0
         for layer in self.net:
             if isinstance(layer, nn.Linear):
-                if self.activation_bits is not None:
-                    if codes is not None:
-                        codes.append(_codes(x, self.input_qparams[i])[1].to(torch.int32))
-                    x = _FakeQuantize.apply(x, self.input_qparams[i])  # (N, in), qparams checked by calibrate
-                weight = layer.weight  # (out, in)
-                if self.weight_bits is not None:
-                    weight = _FakeQuantize.apply(weight, self.weight_qparams(layer))
-                x = F.linear(x, weight, layer.bias)  # (N, out)
+                codes.append(_codes(x, self.input_qparams[i])[1].to(torch.int32))
+                x = FakeQuantizeSTE.apply(x, self.input_qparams[i])
+                weight = layer.weight if weight_qparams is None else FakeQuantizeSTE.apply(layer.weight,
+                                                                                         weight_qparams[i])
+                x = F.linear(x, weight, layer.bias)
                 i += 1
             else:
                 x = layer(x)
-        return x
+        return codes
 
 
 def quantization_aware_training(
@@ -220,42 +276,58 @@ def quantization_aware_training(
     temperature: float = 4.0,
     lam: float = 0.9,
     seed: int = 0,
-) -> History:
+) -> list[float]:
     """Fine-tune ``qmodel`` through its fake quantizers (QAT with the straight-through estimator).
 
-    Full-batch Adam via :func:`distill_lib.training.fit` on the distillation loss (the same
-    ``T`` and ``lam`` as the student; cross-entropy alone if ``teacher_logits`` is ``None``).
-    The float "shadow" weights are updated; every forward pass re-quantizes them.
+    Validates everything, then runs :func:`qat_loop`: full-batch Adam on the distillation loss of
+    :func:`~distill_lib.losses.make_loss` (the student's ``T`` and ``lam``; cross-entropy alone if
+    ``teacher_logits`` is ``None``). The float "shadow" weights are updated; every forward pass
+    re-quantizes them; the activation grids stay as calibrated.
 
     Args:
         qmodel: a :class:`FakeQuantMLP` (calibrated if it quantizes activations); trained in place.
         X, targets, teacher_logits: the training data ``(N, F)``, ``(N,)``, ``(N, C)``.
-        epochs, lr: Adam steps and learning rate.
-        temperature, lam: the distillation loss's ``T`` and ``lam``.
-        seed: seeds the run.
+        epochs, lr: Adam steps (>= 1) and learning rate (finite, > 0).
+        temperature, lam: the distillation loss's ``T`` and ``lam`` (checked even without
+            ``teacher_logits``, where they are unused: a typo is a bug).
+        seed: seeds the run (dropout, if any).
 
     Returns:
-        The :class:`~distill_lib.training.History` of the fine-tuning.
+        The loss of every step.
 
     Raises:
-        TypeError: ``qmodel`` is not a :class:`FakeQuantMLP`.
-        ValueError: ``temperature`` not finite and > 0, or ``lam`` outside ``[0, 1]`` (checked
-            even without ``teacher_logits``, where they are unused), bad ``epochs``/``lr``/data.
+        TypeError: ``qmodel`` is not a :class:`FakeQuantMLP`; bad data types.
+        ValueError: bad ``temperature``/``lam``/``epochs``/``lr``/data (nothing is changed).
         RuntimeError: ``qmodel`` quantizes activations but is not calibrated.
 
     Example::
 
-        >>> q = FakeQuantMLP(student, weight_bits=4, activation_bits=4).calibrate(X_cal)
-        >>> quantization_aware_training(q, split.X_train, split.y_train, teacher_logits=v)
+        >>> q = FakeQuantMLP(student, weight_bits=3, activation_bits=3).calibrate(X_cal)
+        >>> losses = quantization_aware_training(q, split.X_train, split.y_train, teacher_logits=v)
     """
     if not isinstance(qmodel, FakeQuantMLP):
         raise TypeError(f"qmodel must be a FakeQuantMLP, got {type(qmodel).__name__}")
-    temperature, lam = check_temperature(temperature), check_lam(lam)  # always, even if unused: a typo is a bug
+    X, targets = check_eval_set((X, targets), name="(X, targets)")
+    if X.shape[1] != qmodel.linears[0].in_features:
+        raise ValueError(f"X must have shape (N, {qmodel.linears[0].in_features}), got {tuple(X.shape)}")
+    if teacher_logits is not None:
+        check_logits("teacher_logits", teacher_logits)
+        if teacher_logits.shape != (len(X), qmodel.linears[-1].out_features):
+            raise ValueError(f"teacher_logits must have shape ({len(X)}, {qmodel.linears[-1].out_features}), "
+                             f"got {tuple(teacher_logits.shape)}")
+    epochs = check_int("epochs", epochs, low=1)
+    lr = check_real("lr", lr)
+    if not 0 < lr < float("inf"):
+        raise ValueError(f"lr={lr} is out of range; allowed: finite and > 0")
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    loss = make_loss(temperature, lam if teacher_logits is not None else 0.0)  # checks T and lam
+    make_loss(temperature, lam)  # lam is checked even when it is unused
     if qmodel.activation_bits is not None and qmodel.input_qparams is None:
         raise RuntimeError("qmodel quantizes activations but is not calibrated: call qmodel.calibrate(X) first")
-    if teacher_logits is None:
-        loss_fn = cross_entropy_loss
-    else:
-        loss_fn = partial(distillation_loss, temperature=temperature, lam=lam)
-    return fit(qmodel, X, targets, teacher_logits=teacher_logits, loss_fn=loss_fn, epochs=epochs, lr=lr,
-               seed=seed, progress=False, desc="QAT")
+    extras = {"targets": targets} if teacher_logits is None else {"targets": targets, "teacher_logits": teacher_logits}
+
+    def loss_fn(model: nn.Module) -> Tensor:
+        return loss(model(X), **extras)
+
+    set_seed(seed)
+    return qat_loop(qmodel, loss_fn, epochs, lr)

@@ -1,20 +1,29 @@
-"""Real int8 execution of the quantized student on the CPU (notebook 04, §5).
+r"""Integer-only int8 execution of the quantized student (notebook 04, §5; Jacob et al. 2018, §2.2-2.4).
 
-Two integer implementations of a calibrated 8-bit :class:`~distill_lib.quantization.fake_quant_mlp.FakeQuantMLP`,
-both checked against its codes by the tests:
+:class:`Int8MLP` runs a calibrated 8-bit :class:`~distill_lib.quantization.fake_quant_mlp.FakeQuantMLP`
+with integers only between its input and its logits:
 
-* :class:`Int8MLP`: written out here on ``torch._int_mm`` (int8 x int8 -> int32), so every
-  step of integer inference (codes, zero-point correction, rescaling) can be read;
-* :func:`torch_ao_int8_mlp`: the same qparams on PyTorch's own quantized kernels
-  (``torch.ao.nn.quantized``).
+* activations are int8 codes with a zero point (the fake-quant model's uint8 codes minus 128),
+  weights int8 codes (symmetric, zero point 0, per channel or per tensor);
+* each layer accumulates :math:`\sum_k (q_x - z_x)(q_w - z_w) + q_b` in int32, with the
+  zero-point terms folded into precomputed sums (the paper's eq. 7-8) and the bias quantized to
+  int32 at scale :math:`s_x s_w`, zero point 0 (:func:`integer_linear`);
+* the int32 accumulator is brought to the next layer's int8 grid by the fixed-point multiplier
+  :math:`M = s_x s_w / s_y = M_0 \cdot 2^{-31-n}` (:func:`quantize_multiplier`), an integer
+  multiply and a rounding right shift as in gemmlowp (:func:`requantize`); ReLU is the clamp at
+  the output zero point;
+* only the quantization of the input and the dequantization of the final int32 logits touch float.
 
-What they save is measured by :mod:`distill_lib.quantization.measure`.
+:func:`torch_ao_int8_mlp` puts the same qparams on PyTorch's own quantized kernels
+(``torch.ao.nn.quantized``). The notebook shows :func:`quantize_multiplier`,
+:func:`integer_linear`, :func:`requantize` and :func:`integer_forward`, kept here verbatim.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +32,8 @@ from .fake_quant_mlp import FakeQuantMLP
 from .qparams import QParams, _check_float_tensor, qparams_from_range
 from .quantizer import _codes, quantize
 
-__all__ = ["Int8MLP", "torch_ao_int8_mlp", "cpu_int8_features", "INT8_DOT_PRODUCT_FLAGS"]
+__all__ = ["IntegerLinear", "quantize_multiplier", "integer_linear", "requantize", "integer_forward",
+           "integer_layers", "Int8MLP", "torch_ao_int8_mlp", "cpu_int8_features", "INT8_DOT_PRODUCT_FLAGS"]
 
 #: CPU flags (as Linux's ``/proc/cpuinfo`` spells them) of x86 instructions that multiply uint8 x int8
 #: and add the products in 32 bits without saturating: AVX-512 VNNI, AVX-VNNI, AMX-INT8.
@@ -81,62 +91,184 @@ def _relu_after(qmodel: FakeQuantMLP) -> list[bool]:
             for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
 
 
+class IntegerLinear(NamedTuple):
+    r"""One Linear layer in integers (built by :func:`integer_layers`).
+
+    Attributes:
+        weight: int8 codes ``(out, in)``.
+        weight_zero_point: int32 ``(out,)`` (0 for the workbook's symmetric weights).
+        bias: int32 ``(out,)``: the quantized bias with the zero-point terms folded in,
+            :math:`q_b - z_x \sum_k q_w + K z_x z_w`.
+        multiplier, shift: int64 ``(out,)``: :math:`M = M_0 \cdot 2^{-31-n}` (see :func:`quantize_multiplier`).
+        output_zero_point: the int8 code of 0.0 on the output grid.
+        output_min: the smallest output code: ``output_zero_point`` after a ReLU, else -128.
+    """
+
+    weight: Tensor
+    weight_zero_point: Tensor
+    bias: Tensor
+    multiplier: Tensor
+    shift: Tensor
+    output_zero_point: int
+    output_min: int
+
+
+# ------------------------------------------------------------------------- the shown cores
+
+
+def quantize_multiplier(M):
+    """M = M0 * 2**-(31 + shift), M0 an integer in [2**30, 2**31): the fixed-point multiplier."""
+    mantissa, exponent = torch.frexp(M.to(torch.float64))  # M = mantissa * 2**exponent, mantissa in [0.5, 1)
+    M0 = torch.round(mantissa * 2**31).to(torch.int64)  # in [2**30, 2**31]
+    carry = M0 == 2**31  # the mantissa rounded up to 1.0
+    return torch.where(carry, 2**30, M0), -(exponent.to(torch.int64) + carry)  # shift >= 0 when M < 1
+
+
+def integer_linear(q_x, layer):
+    """sum_k (q_x - z_x)(q_w - z_w) + q_b in int32, the zero-point terms folded (eq. 7-8)."""
+    acc = torch._int_mm(q_x, layer.weight.t())  # (N, out) int32: sum_k q_x q_w, exact
+    input_sums = q_x.sum(dim=1, keepdim=True, dtype=torch.int32)  # (N, 1): the one per-input sum
+    return acc - layer.weight_zero_point * input_sums + layer.bias  # bias: q_b - z_x sum q_w + K z_x z_w
+
+
+def requantize(acc, multiplier, shift, zero_point, low):
+    """int32 -> int8 codes: round(acc * M0 / 2**(31 + shift)) + z, clamped to [low, 127]."""
+    x = acc.to(torch.int64) * multiplier  # (N, out), exact: |acc| < 2**31 and M0 < 2**31
+    nudge = torch.where(x >= 0, 2**30, 1 - 2**30)
+    x = torch.div(x + nudge, 2**31, rounding_mode="trunc")  # gemmlowp's SaturatingRoundingDoublingHighMul
+    mask = (1 << shift) - 1  # gemmlowp's RoundingDivideByPOT: / 2**shift, round half away from 0
+    threshold = (mask >> 1) + (x < 0)
+    x = (x >> shift) + ((x & mask) > threshold)
+    return (x + zero_point).clamp(low, 127).to(torch.int8)  # ReLU: low = zero_point
+
+
+def integer_forward(q, layers):
+    """int8 input codes (N, F) -> int32 logit accumulators (N, C); integers only in between."""
+    for layer in layers[:-1]:
+        acc = integer_linear(q, layer)  # (N, out) int32
+        q = requantize(acc, layer.multiplier, layer.shift, layer.output_zero_point, layer.output_min)  # int8
+    return integer_linear(q, layers[-1])  # (N, C) int32; logits = acc * s_x * s_w
+
+
+# -------------------------------------------------------------------- building the layers
+
+
+def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, QParams]:
+    """Convert a calibrated 8-bit :class:`FakeQuantMLP` into :class:`IntegerLinear` layers.
+
+    Returns:
+        ``(layers, logit_scale, input_qparams)``: the integer layers; ``s_x * s_w`` of the last
+        layer, float32 ``(C,)`` (logits = int32 accumulator * logit_scale); the first layer's
+        input grid, in int8 codes (``[-128, 127]``, zero point shifted by -128).
+
+    Raises:
+        TypeError, ValueError: ``qmodel`` not a calibrated W8A8 ``FakeQuantMLP``; a multiplier
+            ``M`` outside ``(0, 1)`` or a bias that does not fit int32 (nothing is clamped).
+    """
+    qmodel = _check_int8_ready(qmodel)
+    linears, relus = qmodel.linears, _relu_after(qmodel)
+    grids = [_int8_grid(qp) for qp in qmodel.input_qparams]  # the uint8 grids, shifted to int8 codes
+    layers: list[IntegerLinear] = []
+    logit_scale = None
+    for i, (layer, relu) in enumerate(zip(linears, relus)):
+        wq = qmodel.weight_qparams(layer)
+        weight = quantize(layer.weight.detach(), wq).to(torch.int8)  # (out, in), in [-127, 127]
+        out_features, in_features = weight.shape
+        s_x, z_x = grids[i].scale.to(torch.float64), int(grids[i].zero_point)
+        s_w = wq.scale.to(torch.float64).expand(out_features)  # (out,)
+        z_w = wq.zero_point.to(torch.int64).expand(out_features)  # (out,), zeros (symmetric)
+        bias = layer.bias.detach().to(torch.float64) if layer.bias is not None else torch.zeros(out_features,
+                                                                                                dtype=torch.float64)
+        q_b = torch.round(bias / (s_x * s_w))  # int32 bias at scale s_x * s_w, zero point 0
+        folded = q_b - z_x * weight.to(torch.int64).sum(dim=1) + in_features * z_x * z_w  # (out,)
+        if folded.abs().max() > 2**31 - 1:
+            raise ValueError(f"layer {i}: the folded bias reaches {folded.abs().max().item():.3g}, beyond int32; "
+                             "the bias is too large for its scale s_x * s_w")
+        if i + 1 < len(linears):
+            s_y, z_y = grids[i + 1].scale.to(torch.float64), int(grids[i + 1].zero_point)
+            M = s_x * s_w / s_y  # (out,)
+            if not ((M > 0) & (M < 1)).all():
+                raise ValueError(f"layer {i}: the multiplier M = s_x * s_w / s_y must lie in (0, 1) for a right "
+                                 f"shift, got values in [{M.min().item():.3g}, {M.max().item():.3g}]")
+            multiplier, shift = quantize_multiplier(M)
+            output_min = z_y if relu else -128
+        else:
+            multiplier = shift = torch.zeros(out_features, dtype=torch.int64)  # the logits are dequantized
+            z_y, output_min = 0, -128
+            logit_scale = (s_x * s_w).to(torch.float32)
+        layers.append(IntegerLinear(weight, z_w.to(torch.int32).contiguous(), folded.to(torch.int32),
+                                    multiplier, shift, z_y, output_min))
+    return layers, logit_scale, grids[0]
+
+
+def _int8_grid(qparams: QParams) -> QParams:
+    """An asymmetric 8-bit grid ``[0, 255]``, as int8 codes ``[-128, 127]`` (zero point - 128)."""
+    return QParams(qparams.scale, qparams.zero_point - 128, -128, 127)
+
+
 class Int8MLP(nn.Module):
-    """Integer execution of a calibrated 8-bit :class:`FakeQuantMLP` with ``torch._int_mm``.
+    """Integer-only execution of a calibrated 8-bit :class:`FakeQuantMLP` (Jacob et al. 2018).
 
-    Each Linear layer: quantize its input to 8-bit codes (asymmetric, shifted by -128 into
-    int8), multiply by the int8 weight codes with ``torch._int_mm`` (int8 x int8 -> int32
-    accumulators, exact), subtract the zero point's contribution ``z_x * sum_k w_q[m, k]``,
-    then rescale by ``s_x * s_w`` and add the float32 bias (the float "requantization" step
-    that fbgemm also uses). The stored model holds int8 weights, float32 scales and biases.
+    The input is quantized to int8 codes (float -> int8, the one step in float besides the
+    last); :func:`integer_forward` runs every layer in integers (int8 x int8 -> int32 with
+    ``torch._int_mm``, int32 bias, fixed-point requantization, ReLU as a clamp), int8 between
+    layers; the final int32 accumulators are dequantized to float32 logits. The stored model holds
+    int8 weights, int32 biases and int64 multipliers and shifts.
 
-    ``torch._int_mm`` is a private PyTorch operator (the leading underscore: no stability
-    promise, though not deprecated in torch 2.13); torchao builds its int8 layers on it.
+    ``torch._int_mm`` is a private PyTorch operator (no stability promise, though not deprecated
+    in torch 2.13); torchao builds its int8 layers on it.
 
     Args:
         qmodel: a :class:`FakeQuantMLP` with ``weight_bits=8``, ``activation_bits=8``, calibrated.
 
+    Raises:
+        TypeError, ValueError: see :func:`integer_layers`.
+
     Example::
 
         >>> int8 = Int8MLP(FakeQuantMLP(student, weight_bits=8, activation_bits=8).calibrate(X_cal))
-        >>> int8(split.X_test).argmax(1)
+        >>> int8(split.X_val).argmax(1)
     """
 
     def __init__(self, qmodel: FakeQuantMLP) -> None:
         super().__init__()
-        qmodel = _check_int8_ready(qmodel)
-        self.activations = ["relu" if relu else "none" for relu in _relu_after(qmodel)]  # after each Linear
-        for i, layer in enumerate(qmodel.linears):
-            wq = qmodel.weight_qparams(layer)
-            codes = quantize(layer.weight.detach(), wq).to(torch.int8)  # (out, in), in [-127, 127]
-            xq = qmodel.input_qparams[i]
-            self.register_buffer(f"weight_{i}", codes)
-            self.register_buffer(f"weight_row_sum_{i}", codes.to(torch.int32).sum(dim=1), persistent=False)  # (out,)
-            self.register_buffer(f"weight_scale_{i}", wq.scale.clone())
-            self.register_buffer(f"bias_{i}", layer.bias.detach().clone() if layer.bias is not None
-                                 else torch.zeros(layer.out_features))
-            self.register_buffer(f"input_scale_{i}", xq.scale.clone())
-            self.register_buffer(f"input_zero_point_{i}", xq.zero_point.clone())
-        self.num_layers = len(self.activations)
+        layers, logit_scale, input_grid = integer_layers(qmodel)
+        for i, layer in enumerate(layers):
+            for name in ("weight", "weight_zero_point", "bias", "multiplier", "shift"):
+                self.register_buffer(f"{name}_{i}", getattr(layer, name).clone())
+        self.output_zero_points = [layer.output_zero_point for layer in layers]
+        self.output_mins = [layer.output_min for layer in layers]
+        self.register_buffer("logit_scale", logit_scale)
+        self.register_buffer("input_scale", input_grid.scale.clone())
+        self.register_buffer("input_zero_point", input_grid.zero_point.clone())
+        self.num_layers = len(layers)
+
+    @property
+    def layers(self) -> list[IntegerLinear]:
+        names = ("weight", "weight_zero_point", "bias", "multiplier", "shift")
+        return [IntegerLinear(*(getattr(self, f"{n}_{i}") for n in names), self.output_zero_points[i],
+                              self.output_mins[i]) for i in range(self.num_layers)]
+
+    def quantize_input(self, x: Tensor) -> Tensor:
+        """Float32 ``(N, F)`` -> int8 codes, on the first layer's calibrated grid."""
+        grid = QParams(self.input_scale, self.input_zero_point, -128, 127)
+        return _codes(_check_float_tensor("x", x), grid)[1].to(torch.int8)
 
     @torch.no_grad()
-    def forward(self, x: Tensor, *, return_codes: bool = False):
-        """Logits ``(N, C)``; with ``return_codes=True`` also every layer's input codes (int32)."""
-        x = _check_float_tensor("x", x)
-        codes = []
-        for i in range(self.num_layers):
-            qparams = QParams(getattr(self, f"input_scale_{i}"), getattr(self, f"input_zero_point_{i}"), 0, 255)
-            q = _codes(x, qparams)[1].to(torch.int32)  # (N, in) in [0, 255], as quantize() gives them
-            codes.append(q)
-            weight = getattr(self, f"weight_{i}")  # (out, in) int8
-            acc = torch._int_mm((q - 128).to(torch.int8), weight.t())  # (N, out) int32, exact
-            zp = qparams.zero_point - 128
-            acc = acc - zp * getattr(self, f"weight_row_sum_{i}")  # = sum_k (q - z) * w_q
-            scale = getattr(self, f"input_scale_{i}") * getattr(self, f"weight_scale_{i}")  # () or (out,)
-            x = acc.to(torch.float32) * scale + getattr(self, f"bias_{i}")  # (N, out)
-            if self.activations[i] == "relu":
-                x = torch.relu(x)
-        return (x, codes) if return_codes else x
+    def forward(self, x: Tensor) -> Tensor:
+        """Float32 logits ``(N, C)``: quantize the input, integers only, dequantize the logits."""
+        acc = integer_forward(self.quantize_input(x), self.layers)  # (N, C) int32
+        return acc.to(torch.float32) * self.logit_scale
+
+    @torch.no_grad()
+    def input_codes(self, x: Tensor) -> list[Tensor]:
+        """Every layer's input codes, on the fake-quant model's ``[0, 255]`` scale (int32)."""
+        q, codes = self.quantize_input(x), []
+        for layer in self.layers[:-1]:
+            codes.append(q.to(torch.int32) + 128)
+            q = requantize(integer_linear(q, layer), layer.multiplier, layer.shift, layer.output_zero_point,
+                           layer.output_min)
+        return codes + [q.to(torch.int32) + 128]
 
 
 def torch_ao_int8_mlp(qmodel: FakeQuantMLP, *, engine: str | None = None) -> nn.Module:

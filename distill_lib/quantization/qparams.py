@@ -27,13 +27,13 @@ from torch import Tensor
 
 from .._validation import check_finite_tensor, check_int, check_real
 
-__all__ = ["MAX_BITS", "METHODS", "QParams", "quant_range", "qparams_from_range", "calibration_range",
+__all__ = ["MAX_BITS", "CALIBRATION_METHODS", "QParams", "quant_range", "qparams_from_range", "calibration_range",
            "choose_qparams"]
 
 #: The widest code this module builds (16 bits: codes up to 65,535 fit int32 and float32 exactly).
 MAX_BITS = 16
 #: Calibration methods for :func:`calibration_range`.
-METHODS = ("minmax", "percentile")
+CALIBRATION_METHODS = ("minmax", "percentile")
 #: Smallest scale (float32 machine epsilon, as PyTorch's observers use), so ``1 / scale`` is finite.
 _EPS = torch.finfo(torch.float32).eps
 
@@ -62,8 +62,8 @@ def _check_axis(axis: object, ndim: int) -> int | None:
 
 def _check_method(method: object, percentile: object) -> float:
     """Validate a calibration method and its percentile; return the percentile as a float."""
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {METHODS}")
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"method={method!r} is not one of {CALIBRATION_METHODS}")
     p = check_real("percentile", percentile)
     if not 50.0 < p <= 100.0:
         raise ValueError(f"percentile={p!r} must be in the range (50, 100]")

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from .qparams import QParams, _check_float_tensor, _check_qparams
 
-__all__ = ["quantize", "dequantize", "fake_quantize", "quantization_error"]
+__all__ = ["FakeQuantizeSTE", "quantize", "dequantize", "fake_quantize", "quantization_error"]
 
 
 def _broadcast(qparams: QParams, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -116,21 +116,25 @@ def dequantize(q: Tensor, qparams: QParams) -> Tensor:
     return (q.to(torch.int64) - zp).to(torch.float32) * scale  # (q - z) exact in integers, then * s
 
 
-class _FakeQuantize(torch.autograd.Function):
+class FakeQuantizeSTE(torch.autograd.Function):
     """Forward: dequantize(quantize(x)). Backward: the clipped straight-through estimator."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, qparams: QParams) -> Tensor:  # type: ignore[override]
-        scale, zp = _broadcast(qparams, x)
-        raw, clamped = _codes(x, qparams)
-        mask = (raw >= qparams.quant_min) & (raw <= qparams.quant_max)  # inside the clipping range
-        ctx.save_for_backward(mask)
-        return (clamped - zp) * scale  # codes are exact small integers in float32
+    def forward(ctx, x, qparams):
+        scale, zero_point = qparams.scale, qparams.zero_point
+        if qparams.axis is not None:  # per channel: one scale per index along axis
+            shape = [-1 if d == qparams.axis % x.ndim else 1 for d in range(x.ndim)]
+            scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
+        raw = torch.round(x * (1.0 / scale)) + zero_point  # times 1/s, round half to even, then + z
+        inside = (raw >= qparams.quant_min) & (raw <= qparams.quant_max)  # not clipped
+        ctx.save_for_backward(inside)
+        q = raw.clamp(qparams.quant_min, qparams.quant_max)  # the integer codes (held in float32)
+        return (q - zero_point) * scale
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor):  # type: ignore[override]
-        (mask,) = ctx.saved_tensors
-        return grad_output * mask, None
+    def backward(ctx, grad_output):
+        (inside,) = ctx.saved_tensors
+        return grad_output * inside, None  # 1 inside the clipping range, 0 where clipped
 
 
 def fake_quantize(x: Tensor, qparams: QParams) -> Tensor:
@@ -166,7 +170,7 @@ def fake_quantize(x: Tensor, qparams: QParams) -> Tensor:
     x = _check_float_tensor("x", x)
     qparams = _check_qparams(qparams)
     _broadcast(qparams, x)  # checks axis and channels before any work
-    return _FakeQuantize.apply(x, qparams)
+    return FakeQuantizeSTE.apply(x, qparams)
 
 
 def quantization_error(x: Tensor, qparams: QParams) -> dict[str, float]:
