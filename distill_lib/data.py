@@ -15,8 +15,10 @@ to validation, the rest to train.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._validation import check_int
+from ._validation import check_finite_tensor, check_int
 
 __all__ = [
     "DIGITS_SHA256",
@@ -56,21 +58,34 @@ def digits_checksum(pixels: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _digits_file() -> Path:
+    """Where scikit-learn keeps its copy of the digits (found without importing scikit-learn, ~1 s)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("scikit-learn is not installed; it ships the digits (pip install scikit-learn)")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+
+
 def load_digits() -> tuple[Tensor, Tensor]:
     """Load all 1,797 digits from scikit-learn's bundled copy and verify the checksum.
+
+    Reads scikit-learn's ``datasets/data/digits.csv.gz`` directly (the file behind
+    ``sklearn.datasets.load_digits``; one row per image, 64 pixels then the label).
 
     Returns:
         ``(X, y)``: ``X`` float32 of shape ``(1797, 64)`` scaled to ``[0, 1]``
         (pixel / 16), ``y`` int64 of shape ``(1797,)`` with values in ``0..9``.
 
     Raises:
-        RuntimeError: if scikit-learn's copy does not match :data:`DIGITS_SHA256`.
+        RuntimeError: scikit-learn or its digits file is missing, or the data does
+            not match :data:`DIGITS_SHA256`.
     """
-    from sklearn.datasets import load_digits as _sk_load_digits
-
-    bunch = _sk_load_digits()
-    pixels = bunch.data.astype(np.uint8)  # (1797, 64), 0..16
-    labels = bunch.target.astype(np.uint8)  # (1797,)
+    path = _digits_file()
+    if not path.is_file():
+        raise RuntimeError(f"scikit-learn's digits file is missing at {path}; reinstall scikit-learn")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)  # (1797, 65)
+    pixels = table[:, :-1].astype(np.uint8)  # (1797, 64), 0..16
+    labels = table[:, -1].astype(np.uint8)  # (1797,)
     checksum = digits_checksum(pixels, labels)
     if checksum != DIGITS_SHA256:
         raise RuntimeError(
@@ -165,6 +180,10 @@ def limited_labels(X: Tensor, y: Tensor, per_class: int) -> LimitedLabels:
     Returns:
         A :class:`LimitedLabels` with ``10 * per_class`` labelled rows and the rest unlabelled.
 
+    Raises:
+        TypeError, ValueError: a bad ``X`` or ``y`` (e.g. a label outside [0, 9]), or
+            ``per_class`` above the number of images of the rarest digit (named).
+
     Example::
 
         >>> split = load_split()
@@ -173,8 +192,13 @@ def limited_labels(X: Tensor, y: Tensor, per_class: int) -> LimitedLabels:
         (torch.Size([100, 64]), torch.Size([979, 64]))
     """
     _check_xy(X, y)
-    smallest = int(torch.bincount(y, minlength=NUM_CLASSES).min())
-    per_class = check_int("per_class", per_class, low=1, high=smallest)
+    per_class = check_int("per_class", per_class, low=1)
+    counts = torch.bincount(y, minlength=NUM_CLASSES)  # (10,)
+    smallest = int(counts.min())
+    if per_class > smallest:
+        digit = int(counts.argmin())
+        raise ValueError(f"per_class={per_class} is more than the {smallest} image(s) of digit {digit} in y; "
+                         f"allowed: [1, {smallest}]")
     keep = torch.zeros(len(y), dtype=torch.bool)
     for c in range(NUM_CLASSES):
         keep[torch.nonzero(y == c).flatten()[:per_class]] = True
@@ -189,6 +213,9 @@ def omit_class(X: Tensor, y: Tensor, digit: int) -> tuple[Tensor, Tensor]:
         y: class indices, ``(N,)``.
         digit: the class to remove, in ``[0, 9]``.
 
+    Raises:
+        TypeError, ValueError: a bad ``X``, ``y`` (e.g. a label outside [0, 9]) or ``digit``, named in the message.
+
     Returns:
         ``(X_kept, y_kept)`` without any example of ``digit``.
     """
@@ -198,13 +225,23 @@ def omit_class(X: Tensor, y: Tensor, digit: int) -> tuple[Tensor, Tensor]:
     return X[keep], y[keep]
 
 
-def _check_xy(X: Tensor, y: Tensor) -> None:
-    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"X and y must be torch.Tensors, got {type(X).__name__} and {type(y).__name__}")
-    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-        raise ValueError(f"X must be (N, F) and y (N,) with the same N, got {tuple(X.shape)} and {tuple(y.shape)}")
+def _check_xy(X: object, y: object) -> tuple[Tensor, Tensor]:
+    """Images ``X`` (N, F), finite floats, and labels ``y`` (N,), int64 digits in [0, 9]; names the one at fault."""
+    if not isinstance(X, Tensor):
+        raise TypeError(f"X must be a torch.Tensor of images as rows, got {type(X).__name__}")
+    if not isinstance(y, Tensor):
+        raise TypeError(f"y must be a torch.Tensor of labels, got {type(y).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (N, F), images as rows, got {tuple(X.shape)}")
+    check_finite_tensor("X", X, what="pixels")
     if y.dtype != torch.int64:
-        raise TypeError(f"y must be int64 class indices, got dtype={y.dtype}")
+        raise TypeError(f"y must hold int64 class indices, got dtype={y.dtype}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), one label per row of X, got {tuple(y.shape)}")
+    bad = y[(y < 0) | (y >= NUM_CLASSES)]
+    if len(bad):
+        raise ValueError(f"y contains the label {int(bad[0])}; labels must be digits in [0, {NUM_CLASSES - 1}]")
+    return X, y
 
 
 def augment(X: Tensor, y: Tensor, copies: int, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -223,6 +260,10 @@ def augment(X: Tensor, y: Tensor, copies: int, seed: int = 0) -> tuple[Tensor, T
 
     Returns:
         ``(X_aug, y_aug)`` of ``(1 + copies) * N`` rows, the originals first.
+
+    Raises:
+        TypeError, ValueError: a bad ``X`` (not finite ``(N, 64)`` floats), ``y``,
+            ``copies`` or ``seed``, named in the message.
     """
     _check_xy(X, y)
     if X.shape[1] != NUM_FEATURES:

@@ -7,6 +7,11 @@ the teacher puts on wrong classes. The functions here are the numbers behind
 notebook 02's plots and its widget; the softmax itself is
 :func:`distill_lib.losses.softmax_with_temperature`.
 
+Notebook 02 shows the code it teaches, naive first: :func:`naive_softmax` and
+:func:`naive_entropy` as the formulas read (they return ``nan`` where a
+probability overflows or underflows), then :func:`entropy_of_logits`, the
+robust core of :func:`softmax_entropy`, computed from ``log_softmax``.
+
 The high-temperature limit (Hinton, Vinyals & Dean 2015, section 2.1). With
 ``q = softmax(z / T)`` and ``p = softmax(v / T)`` the gradient of one example's
 ``T**2 * KL(p || q)`` with respect to the student's logits ``z`` is
@@ -24,6 +29,7 @@ a batch of ``B`` examples (``batchmean``), so its gradient with respect to row
 
 from __future__ import annotations
 
+import io
 import math
 from typing import NamedTuple
 
@@ -35,7 +41,13 @@ from .logit_matching import center_logits
 from .losses import kd_kl_loss
 
 __all__ = [
+    "SLIDER_TEMPERATURES",
     "TemperatureView",
+    "TemperatureFigure",
+    "naive_softmax",
+    "naive_entropy",
+    "entropy_of_logits",
+    "temperature_slider",
     "entropy",
     "softmax_entropy",
     "mean_soft_targets",
@@ -47,6 +59,28 @@ __all__ = [
 ]
 
 _UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
+
+#: The temperature slider's stops: round numbers from 0.1 to 100 (so 4.0 is 4.0, not 3.98).
+SLIDER_TEMPERATURES: tuple[float, ...] = (
+    0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0,
+)
+
+
+def naive_softmax(logits, temperature):
+    """softmax(logits / T) exactly as the formula reads. Overflows and underflows: do not use."""
+    e = torch.exp(logits / temperature)  # (N, C): inf above 88.7, 0 below -103.9 (float32)
+    return e / e.sum(dim=-1, keepdim=True)  # inf / inf = nan, 0 / 0 = nan
+
+
+def naive_entropy(probabilities):
+    """-sum_c p_c log p_c as the formula reads: a p_c that underflowed to 0 gives 0 * -inf = nan."""
+    return -(probabilities * torch.log(probabilities)).sum(dim=-1)  # (N,) in nats
+
+
+def entropy_of_logits(logits, temperature):
+    """Entropy (nats) of softmax(logits / T) from log_softmax: finite where probabilities underflow."""
+    log_p = torch.log_softmax(logits / temperature, dim=-1)  # (N, C), finite: log-sum-exp
+    return -(log_p.exp() * log_p).sum(dim=-1)  # (N,); an underflowed p = 0 adds 0 * finite = 0
 
 
 def _unit_factor(unit: object) -> float:
@@ -126,8 +160,9 @@ def softmax_entropy(logits: Tensor, temperature: float, *, unit: str = "nats") -
     factor = _unit_factor(unit)
     t = check_temperature(temperature)
     check_logits("logits", logits, ndim=None)
-    log_p = torch.log_softmax(logits / t, dim=-1)  # (*, C)
-    return -(log_p.exp() * log_p).sum(dim=-1) * factor  # (*)
+    if logits.ndim == 0:
+        raise ValueError("logits must have at least one dimension (the classes), got a 0-d tensor")
+    return entropy_of_logits(logits, t) * factor  # (*)
 
 
 def mean_soft_targets(teacher_logits: Tensor, targets: Tensor, temperature: float) -> Tensor:
@@ -350,3 +385,107 @@ def temperature_view(teacher_logits: Tensor, index: int, temperature: float) -> 
     p = log_p.exp()
     h_bits = float(-(p * log_p).sum()) / math.log(2.0)
     return TemperatureView(p.tolist(), h_bits, math.log2(c), int(row.argmax()))
+
+
+def temperature_slider(value: float = 4.0):
+    """The temperature control of notebook 02: a slider over :data:`SLIDER_TEMPERATURES`.
+
+    A ``SelectionSlider`` over round numbers, so that the value you choose is
+    exactly the value used (a log slider with step 0.01 turns 4.0 into 3.98).
+
+    Args:
+        value: the starting temperature; one of :data:`SLIDER_TEMPERATURES`.
+
+    Returns:
+        An ``ipywidgets.SelectionSlider`` whose ``.value`` is a float.
+
+    Raises:
+        TypeError, ValueError: ``value`` not a number, or not one of the stops.
+
+    Example::
+
+        >>> temperature_slider(4.0).value
+        4.0
+    """
+    import ipywidgets as widgets
+
+    t = check_temperature(value)
+    if t not in SLIDER_TEMPERATURES:
+        raise ValueError(f"temperature={t:g} is not one of the slider's stops {SLIDER_TEMPERATURES}")
+    return widgets.SelectionSlider(
+        options=[(f"{x:g}", x) for x in SLIDER_TEMPERATURES], value=t, description="temperature",
+        continuous_update=True, style={"description_width": "initial"},
+    )
+
+
+class TemperatureFigure:
+    """Notebook 02's slider picture: one test image and the teacher's ``softmax(v / T)`` as bars.
+
+    ``draw(index, temperature)`` returns the picture as PNG bytes (what
+    :func:`~distill_lib.widgets.live_figure` shows). The axes, ticks and labels
+    are drawn once; each call redraws only the image, the bars and the title
+    over a saved copy of the rest ("blitting"), several times faster than a
+    full redraw. ``tools/bench_nb02.py`` times this very method.
+
+    Args:
+        images: the images as rows, ``(N, 64)`` in ``[0, 1]``.
+        targets: their labels, ``(N,)``.
+        teacher_logits: the teacher's logits on them, ``(N, C)``.
+        dpi: resolution of the picture.
+
+    Example::
+
+        >>> picture = TemperatureFigure(split.X_test, split.y_test, test_teacher_logits)
+        >>> png = picture.draw(index=0, temperature=4.0)
+    """
+
+    def __init__(self, images: Tensor, targets: Tensor, teacher_logits: Tensor, *, dpi: int = 72) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        check_logits("teacher_logits", teacher_logits)
+        n, c = teacher_logits.shape
+        check_targets(targets, n, c)
+        if not isinstance(images, Tensor) or images.shape != (n, 64):
+            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(f"images must be ({n}, 64), one 8x8 image per row of teacher_logits, got {shape}")
+        dpi = check_int("dpi", dpi, low=1)
+        self.images, self.targets, self.teacher_logits = images, targets, teacher_logits
+        self.last_view: TemperatureView | None = None
+        self.figure = Figure(figsize=(7.5, 2.8), dpi=dpi)  # not pyplot: never shown twice
+        self.canvas = FigureCanvasAgg(self.figure)
+        ax_image, self.ax_bars = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 4]})
+        self.figure.subplots_adjust(left=0.02, right=0.97, bottom=0.2, top=0.88, wspace=0.3)
+        ax_image.axis("off")
+        self.ax_bars.set_ylim(0, 1)
+        self.ax_bars.set_xticks(range(c))
+        self.ax_bars.set_xlabel("class")
+        self.ax_bars.set_ylabel("probability")
+        # What changes is "animated": left out of the full draw and redrawn alone on each call.
+        self.digit = ax_image.imshow(images[0].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1, animated=True)
+        self.bars = self.ax_bars.bar(range(c), [0.0] * c, animated=True)
+        self.title = self.ax_bars.set_title("", animated=True)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)  # axes, ticks, labels: drawn once
+
+    def draw(self, index: int, temperature: float) -> bytes:
+        """The picture for test image ``index`` at ``temperature``, as PNG bytes (see :func:`temperature_view`)."""
+        import PIL.Image
+
+        view = temperature_view(self.teacher_logits, index, temperature)  # checks index and temperature
+        label = int(self.targets[index])
+        self.digit.set_data(self.images[index].reshape(8, 8))
+        for k, (bar, p) in enumerate(zip(self.bars, view.probabilities)):
+            bar.set_height(p)
+            bar.set_color("C3" if k == label else "C0")
+        self.title.set_text(f"a {label} (red), T = {temperature:g}: "
+                            f"entropy {view.entropy_bits:.2f} of {view.max_entropy_bits:.2f} bits")
+        self.canvas.restore_region(self.background)
+        for artist in (self.digit, *self.bars, self.title):
+            artist.axes.draw_artist(artist)
+        width, height = self.canvas.get_width_height()
+        image = PIL.Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", compress_level=1)
+        self.last_view = view
+        return buffer.getvalue()

@@ -1,13 +1,19 @@
-"""Training: seeding, a small ``fit`` loop for any loss, and evaluation.
+"""Training: seeding, the training loop every notebook uses, and evaluation.
+
+The loop itself is two short functions, shown in notebook 00: :func:`train_step`
+(one optimiser step on one batch) and :func:`train_epoch` (one pass over the
+data, full-batch or in shuffled mini-batches). :func:`fit` checks its inputs
+once, then calls :func:`train_epoch` once per epoch and keeps the books
+(history, validation accuracy, a progress bar).
 
 ``fit`` passes the loss function the student's logits and, *by name*, whichever
 of ``targets`` and ``teacher_logits`` you gave it. So every loss in
 :mod:`distill_lib.losses` plugs in as it is::
 
-    fit(student, X, targets=y, loss_fn=cross_entropy_loss)                 # labels
+    fit(student, X, targets=y)                                             # labels (cross-entropy)
     fit(student, X, teacher_logits=v, loss_fn=mse_logit_loss)              # logit matching
     fit(student, X, targets=y, teacher_logits=v,
-        loss_fn=partial(distillation_loss, temperature=4.0, lam=0.9))      # KD
+        loss_fn=make_loss(temperature=4.0, lam=0.9))                       # distillation
 """
 
 from __future__ import annotations
@@ -23,10 +29,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_int, check_real
-from .losses import cross_entropy_loss
+from ._validation import check_eval_set, check_finite_tensor, check_int, check_logits, check_real
+from .losses import UNLABELLED, cross_entropy_loss
 
-__all__ = ["History", "set_seed", "fit", "evaluate", "predict_logits", "confusion_matrix", "progress_enabled"]
+__all__ = [
+    "History",
+    "set_seed",
+    "train_step",
+    "train_epoch",
+    "fit",
+    "evaluate",
+    "predict_logits",
+    "confusion_matrix",
+    "progress_enabled",
+]
 
 LossFn = Callable[..., Tensor]
 
@@ -36,10 +52,10 @@ QUIET_ENV = "DISTILL_LIB_QUIET"
 
 @dataclass
 class History:
-    """What ``fit`` recorded: the mean training loss of each epoch, optional validation accuracy."""
+    """What ``fit`` recorded: the mean training loss of each epoch, and accuracy on ``eval_set`` in [0, 1]."""
 
     loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -59,16 +75,68 @@ def progress_enabled() -> bool:
     return True
 
 
-def _check_inputs(X: Tensor, targets: Tensor | None, teacher_logits: Tensor | None) -> None:
+def train_step(model, optimizer, loss_fn, X, **loss_inputs):
+    """One optimiser step on one batch: forward, loss, backward, update. Returns the loss."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(X), **loss_inputs)  # (B, C) logits -> a scalar
+    loss.backward()  # gradients of the loss with respect to every parameter
+    optimizer.step()  # the update, e.g. Adam's
+    return loss.item()
+
+
+def train_epoch(model, optimizer, loss_fn, X, loss_inputs, batch_size, generator):
+    """One pass over ``X``: one full-batch step, or shuffled mini-batches. Returns the mean loss."""
+    model.train()  # dropout on
+    n = len(X)
+    if batch_size is None or batch_size >= n:
+        return train_step(model, optimizer, loss_fn, X, **loss_inputs)
+    order = torch.randperm(n, generator=generator)  # (N,) a new shuffle every epoch
+    total = 0.0
+    for i in range(0, n, batch_size):
+        idx = order[i : i + batch_size]  # (B,)
+        batch = {name: values[idx] for name, values in loss_inputs.items()}
+        total += train_step(model, optimizer, loss_fn, X[idx], **batch) * len(idx)
+    return total / n
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    """The output width of the model's last layer that has ``out_features`` (None if there is none)."""
+    for module in reversed(list(model.modules())):
+        width = getattr(module, "out_features", None)
+        if isinstance(width, int):
+            return width
+    return None
+
+
+def _check_model(model: object, name: str = "model") -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_inputs(X: object, name: str = "X") -> Tensor:
     if not isinstance(X, Tensor) or not X.is_floating_point() or X.ndim != 2:
-        raise TypeError(f"X must be a floating-point tensor of shape (N, F), got {X!r:.60}")
+        shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of shape (N, F), got {shape}")
     if len(X) == 0:
-        raise ValueError("X is empty; need at least one training example")
-    if targets is None and teacher_logits is None:
-        raise ValueError("give targets, teacher_logits or both: the loss needs something to match")
-    for name, t in (("targets", targets), ("teacher_logits", teacher_logits)):
-        if t is not None and (not isinstance(t, Tensor) or len(t) != len(X)):
-            raise ValueError(f"{name} must be a tensor with {len(X)} rows (one per row of X)")
+        raise ValueError(f"{name} is empty; need at least one example")
+    return check_finite_tensor(name, X, what="inputs")
+
+
+def _check_training_targets(targets: object, n: int, num_classes: int | None) -> Tensor:
+    """Class indices ``(N,)`` in ``[0, C)``, or :data:`~distill_lib.losses.UNLABELLED` for a row without a label."""
+    if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype in (torch.bool,):
+        what = getattr(targets, "dtype", type(targets).__name__)
+        raise TypeError(f"targets must be an integer tensor of class indices, got {what}")
+    if targets.shape != (n,):
+        raise ValueError(f"targets must have shape ({n},), one class index per row of X, got {tuple(targets.shape)}")
+    labelled = targets[targets != UNLABELLED]
+    high = num_classes - 1 if num_classes is not None else None
+    bad = labelled[(labelled < 0) | (labelled > high)] if high is not None else labelled[labelled < 0]
+    if len(bad):
+        allowed = f"[0, {high}]" if high is not None else "[0, C - 1]"
+        raise ValueError(f"targets contain class index {int(bad[0])}; allowed: {allowed} or UNLABELLED={UNLABELLED}")
+    return targets
 
 
 def fit(
@@ -82,91 +150,110 @@ def fit(
     lr: float = 1e-2,
     weight_decay: float = 0.0,
     batch_size: int | None = None,
-    val: tuple[Tensor, Tensor] | None = None,
+    eval_set: tuple[Tensor, Tensor] | None = None,
     seed: int | None = None,
     progress: bool | None = None,
     desc: str = "training",
 ) -> History:
     """Train ``model`` with Adam, full-batch (default) or in shuffled mini-batches.
 
+    Checks every argument first, then runs :func:`train_epoch` ``epochs`` times.
+
     Args:
         model: the network to train; it is left in ``eval()`` mode.
-        X: inputs, ``(N, F)``.
-        targets: class indices ``(N,)``, or ``None`` for a teacher-only loss.
+        X: inputs, finite, ``(N, F)``.
+        targets: class indices ``(N,)`` in ``[0, C)`` (or ``UNLABELLED`` rows for a
+            transfer-set loss), or ``None`` for a teacher-only loss.
         teacher_logits: precomputed teacher logits ``(N, C)``, or ``None``.
         loss_fn: called as ``loss_fn(student_logits, targets=..., teacher_logits=...)``
             with only the keywords you gave; defaults to cross-entropy on ``targets``.
         epochs: passes over ``X`` (>= 1).
-        lr, weight_decay: Adam's learning rate (> 0) and L2 penalty (>= 0).
-        batch_size: ``None`` for one full-batch step per epoch, else the mini-batch size.
-        val: ``(X_val, y_val)`` to record validation accuracy after every epoch.
-        seed: if given, seeds the shuffling of mini-batches (and dropout) for repeatability.
+        lr, weight_decay: Adam's learning rate (finite, > 0) and L2 penalty (finite, >= 0).
+        batch_size: ``None`` for one full-batch step per epoch, else the mini-batch size (>= 1).
+        eval_set: ``(X_eval, targets_eval)`` to record accuracy (in [0, 1]) after every epoch.
+        seed: if given, seeds the initial RNG state and the shuffling, for repeatability.
         progress: show a tqdm bar; ``None`` means unless ``DISTILL_LIB_QUIET``/``CI`` is set.
         desc: the progress bar's label.
 
     Returns:
-        A :class:`History` with one loss per epoch.
+        A :class:`History` with one loss per epoch (and one accuracy per epoch with ``eval_set``).
+
+    Raises:
+        TypeError, ValueError: a bad argument, named in the message; nothing has
+            changed (weights, mode, random state) when one is raised.
 
     Example::
 
         >>> model = mlp([64, 32, 10])
-        >>> history = fit(model, split.X_train, split.y_train, epochs=50)
-        >>> evaluate(model, split.X_test, split.y_test)
+        >>> history = fit(model, split.X_train, split.y_train, epochs=50, eval_set=(split.X_val, split.y_val))
+        >>> history.eval_accuracy[-1]
     """
-    _check_inputs(X, targets, teacher_logits)
-    epochs = check_int("epochs", epochs, low=1)
-    lr = check_real("lr", lr)
-    weight_decay = check_real("weight_decay", weight_decay)
-    if not (0 < lr < math.inf) or not (0 <= weight_decay < math.inf):
-        raise ValueError(f"lr={lr} must be finite and > 0, weight_decay={weight_decay} finite and >= 0")
-    if batch_size is not None:
-        batch_size = check_int("batch_size", batch_size, low=1)
+    _check_model(model)
+    X = _check_inputs(X)
+    if targets is None and teacher_logits is None:
+        raise ValueError("give targets, teacher_logits or both: the loss needs something to match")
+    num_classes = _num_classes(model)
+    if teacher_logits is not None:
+        check_logits("teacher_logits", teacher_logits)
+        if len(teacher_logits) != len(X):
+            raise ValueError(f"teacher_logits has {len(teacher_logits)} rows but X has {len(X)}; need one per row of X")
+        if num_classes is not None and teacher_logits.shape[1] != num_classes:
+            raise ValueError(f"teacher_logits has {teacher_logits.shape[1]} classes but the model outputs {num_classes}")
+        num_classes = teacher_logits.shape[1]
+    if targets is not None:
+        _check_training_targets(targets, len(X), num_classes)
     if loss_fn is None:
         if targets is None:
-            raise ValueError("loss_fn is required when no targets are given")
+            raise ValueError("loss_fn is required when no targets are given (the default is cross-entropy on targets)")
         loss_fn = cross_entropy_loss
-    extras = {k: v for k, v in (("targets", targets), ("teacher_logits", teacher_logits)) if v is not None}
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    epochs = check_int("epochs", epochs, low=1)
+    lr = check_real("lr", lr)
+    if not 0 < lr < math.inf:
+        raise ValueError(f"lr={lr} must be finite and > 0")
+    weight_decay = check_real("weight_decay", weight_decay)
+    if not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay={weight_decay} must be finite and >= 0")
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, low=1)
+    if eval_set is not None:
+        eval_set = check_eval_set(eval_set, num_classes=num_classes or 10)
+    if seed is not None:
+        seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters (every requires_grad is False): nothing to fit")
+
+    loss_inputs = {k: v for k, v in (("targets", targets), ("teacher_logits", teacher_logits)) if v is not None}
     if seed is not None:
         set_seed(seed)
     generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.initial_seed() % 2**63))
-
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = History()
-    show = progress_enabled() if progress is None else bool(progress)
+    show = progress_enabled() if progress is None else progress
     bar = _progress_bar(epochs, desc) if show else None
-    n = len(X)
     start = time.perf_counter()
-    model.train()
-    for epoch in range(epochs):
-        if batch_size is None or batch_size >= n:
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X), **extras)  # (N, C) logits -> scalar
-            loss.backward()
-            optimizer.step()
-            epoch_loss = loss.item()
-        else:
-            order = torch.randperm(n, generator=generator)
-            total = 0.0
-            for i in range(0, n, batch_size):
-                idx = order[i : i + batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(X[idx]), **{k: v[idx] for k, v in extras.items()})
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            epoch_loss = total / n
-        history.loss.append(epoch_loss)
-        if val is not None:
-            history.val_accuracy.append(evaluate(model, *val))
-            model.train()
+    was_training = model.training
+    try:
+        for epoch in range(epochs):
+            epoch_loss = train_epoch(model, optimizer, loss_fn, X, loss_inputs, batch_size, generator)
+            history.loss.append(epoch_loss)
+            if eval_set is not None:
+                history.eval_accuracy.append(evaluate(model, *eval_set))
+            if bar is not None:
+                if epoch % max(1, epochs // 20) == 0 or epoch == epochs - 1:
+                    bar.set_postfix(loss=f"{epoch_loss:.4f}", refresh=False)
+                bar.update(1)
+    except BaseException:
+        model.train(was_training)  # e.g. a loss_fn that refused its inputs at the first step
+        raise
+    finally:
         if bar is not None:
-            if epoch % max(1, epochs // 20) == 0 or epoch == epochs - 1:
-                bar.set_postfix(loss=f"{epoch_loss:.4f}", refresh=False)
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    history.seconds = time.perf_counter() - start
+            bar.close()
     model.eval()
+    history.seconds = time.perf_counter() - start
     return history
 
 
@@ -176,45 +263,79 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="epoch", leave=True)
 
 
-@torch.no_grad()
 def predict_logits(model: nn.Module, X: Tensor) -> Tensor:
-    """The model's logits for ``X`` in eval mode, without gradients. ``(N, F) -> (N, C)``."""
+    """The model's logits for ``X`` in eval mode and without gradients; the model's mode is restored.
+
+    Shape:
+        ``(N, F) -> (N, C)``.
+
+    Raises:
+        TypeError, ValueError: ``model`` not a module; ``X`` not a finite, non-empty ``(N, F)`` float tensor.
+    """
+    _check_model(model)
+    X = _check_inputs(X)
+    return _logits(model, X)
+
+
+def _logits(model: nn.Module, X: Tensor) -> Tensor:
+    was_training = model.training
     model.eval()
-    return model(X)
+    try:
+        with torch.no_grad():
+            return model(X)
+    finally:
+        model.train(was_training)
+
+
+def _checked_eval_logits(model: object, X: object, targets: object) -> tuple[Tensor, Tensor]:
+    """Validate ``(model, X, targets)``, then return ``(logits, targets)``; the range is checked against C."""
+    _check_model(model)
+    X = _check_inputs(X)
+    if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
+        what = getattr(targets, "dtype", type(targets).__name__)
+        raise TypeError(f"targets must be an integer tensor of class indices, got {what}")
+    if targets.shape != (len(X),):
+        raise ValueError(f"X has {len(X)} rows and targets has shape {tuple(targets.shape)}; need ({len(X)},)")
+    logits = _logits(model, X)  # (N, C); the model's mode is restored
+    num_classes = logits.shape[1]
+    bad = targets[(targets < 0) | (targets >= num_classes)]
+    if len(bad):
+        raise ValueError(f"targets contain class index {int(bad[0])}; the model has {num_classes} classes, "
+                         f"so allowed: [0, {num_classes - 1}]")
+    return logits, targets
 
 
 def evaluate(model: nn.Module, X: Tensor, targets: Tensor) -> float:
-    """Accuracy in ``[0, 1]`` of ``model`` on ``(X, targets)``, in eval mode.
+    """Accuracy in ``[0, 1]`` of ``model`` on ``(X, targets)`` (eval mode; the model's mode is restored).
+
+    Raises:
+        TypeError, ValueError: ``model`` not a module; ``X`` not a finite ``(N, F)``
+            float tensor; ``targets`` not integer class indices ``(N,)`` in ``[0, C)``.
 
     Example::
 
         >>> evaluate(teacher, split.X_test, split.y_test)
         0.98...
     """
-    _check_eval_targets(X, targets)
-    predictions = predict_logits(model, X).argmax(dim=1)  # (N,)
-    return (predictions == targets).float().mean().item()
+    logits, targets = _checked_eval_logits(model, X, targets)
+    return (logits.argmax(dim=1) == targets).float().mean().item()
 
 
-def _check_eval_targets(X: Tensor, targets: Tensor) -> None:
-    if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
-        raise TypeError(f"targets must be an integer tensor of class indices, got {getattr(targets, 'dtype', type(targets))}")
-    if len(X) != len(targets) or len(X) == 0:
-        raise ValueError(f"X has {len(X)} rows and targets {len(targets)}; need the same, non-zero number")
-
-
-def confusion_matrix(model: nn.Module, X: Tensor, targets: Tensor, num_classes: int = 10) -> Tensor:
+def confusion_matrix(model: nn.Module, X: Tensor, targets: Tensor) -> Tensor:
     """Counts ``M[true, predicted]`` of ``model``'s predictions on ``(X, targets)``.
 
     Shape:
-        output ``(num_classes, num_classes)``, int64; rows sum to the class counts.
+        output ``(C, C)``, int64, ``C`` the model's number of classes; rows sum to the class counts.
+
+    Raises:
+        TypeError, ValueError: as :func:`evaluate`.
 
     Example::
 
         >>> M = confusion_matrix(teacher, split.X_test, split.y_test)
         >>> M.trace().item() / M.sum().item()  # the accuracy
     """
-    _check_eval_targets(X, targets)
-    predictions = predict_logits(model, X).argmax(dim=1)  # (N,)
-    flat = targets.long() * num_classes + predictions  # (N,) index into the flattened matrix
-    return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    logits, targets = _checked_eval_logits(model, X, targets)
+    c = logits.shape[1]
+    flat = targets.long() * c + logits.argmax(dim=1)  # (N,) index into the flattened matrix
+    return torch.bincount(flat, minlength=c * c).reshape(c, c)

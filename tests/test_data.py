@@ -77,14 +77,40 @@ def test_limited_labels(split):
 
 
 def test_limited_labels_errors(split):
-    with pytest.raises(ValueError, match=r"per_class=0 is out of range; allowed: \[1, 104\]"):
+    with pytest.raises(ValueError, match=r"per_class=0 is out of range; allowed: \[1, inf\]"):
         limited_labels(split.X_train, split.y_train, 0)
-    with pytest.raises(ValueError, match=r"per_class=105"):
-        limited_labels(split.X_train, split.y_train, 105)
+    smallest = int(torch.bincount(split.y_train).min())
+    rarest = int(torch.bincount(split.y_train).argmin())
+    with pytest.raises(ValueError, match=rf"per_class={smallest + 1} is more than the {smallest} image\(s\) of digit "
+                                         rf"{rarest} in y; allowed: \[1, {smallest}\]"):
+        limited_labels(split.X_train, split.y_train, smallest + 1)
     with pytest.raises(TypeError, match="per_class must be an integer"):
         limited_labels(split.X_train, split.y_train, 2.5)
-    with pytest.raises(ValueError, match="same N"):
-        limited_labels(split.X_train, split.y_train[:5], 1)
+    without_3 = split.y_train != 3
+    with pytest.raises(ValueError, match=r"per_class=1 is more than the 0 image\(s\) of digit 3"):
+        limited_labels(split.X_train[without_3], split.y_train[without_3], 1)
+
+
+BAD_XY = [
+    ("X a list", lambda X, y: ([[0.0] * 64], y), TypeError, "X must be a torch.Tensor of images as rows, got list"),
+    ("y a list", lambda X, y: (X, y.tolist()), TypeError, "y must be a torch.Tensor of labels, got list"),
+    ("X 3-d", lambda X, y: (X.reshape(-1, 8, 8), y), ValueError, r"X must have shape \(N, F\)"),
+    ("X nan", lambda X, y: (X.clone().index_fill_(0, torch.tensor([2]), float("nan")), y), ValueError,
+     r"X contains 64 NaN or infinite value\(s\); pixels must be finite"),
+    ("y float", lambda X, y: (X, y.float()), TypeError, "y must hold int64 class indices, got dtype=torch.float32"),
+    ("y short", lambda X, y: (X, y[:5]), ValueError, r"y must have shape \(1079,\), one label per row of X, got \(5,\)"),
+    ("label 10", lambda X, y: (X, y.clone().index_fill_(0, torch.tensor([7]), 10)), ValueError,
+     r"y contains the label 10; labels must be digits in \[0, 9\]"),
+    ("label -1", lambda X, y: (X, y.clone().index_fill_(0, torch.tensor([7]), -1)), ValueError, "y contains the label -1"),
+]
+
+
+@pytest.mark.parametrize("name, make, error, match", BAD_XY, ids=[b[0] for b in BAD_XY])
+def test_data_helpers_name_the_bad_argument(split, name, make, error, match):
+    X, y = make(split.X_train, split.y_train)
+    for call in (lambda: limited_labels(X, y, 1), lambda: omit_class(X, y, 3), lambda: augment(X, y, copies=1)):
+        with pytest.raises(error, match=match):
+            call()
 
 
 def test_omit_class(split):
@@ -104,3 +130,32 @@ def test_augment(split):
     assert torch.equal(X, X2)
     with pytest.raises(ValueError, match="copies=-1"):
         augment(split.X_train, split.y_train, copies=-1)
+    with pytest.raises(ValueError, match=r"X must hold 8x8 images as rows of 64, got shape \(1079, 32\)"):
+        augment(split.X_train[:, :32], split.y_train, copies=1)
+    with pytest.raises(ValueError, match=r"seed=-2 is out of range"):
+        augment(split.X_train, split.y_train, copies=1, seed=-2)
+
+
+def test_load_split_bad_seed():
+    with pytest.raises(ValueError, match=r"seed=-1 is out of range; allowed: \[0, inf\]"):
+        load_split(seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer, got float"):
+        load_split(seed=0.5)
+
+
+def test_loads_without_importing_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys; from distill_lib.data import load_digits; load_digits(); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_digits_match_scikit_learn():
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    X, y = load_digits()
+    bunch = sk_load_digits()
+    assert np.array_equal((X * 16).round().numpy().astype(np.int64), bunch.data.astype(np.int64))
+    assert np.array_equal(y.numpy(), bunch.target)

@@ -10,13 +10,17 @@ from distill_lib.student import STUDENT_SIZES, train_student
 from distill_lib.logit_matching import (
     METHODS,
     center_logits,
-    compare_targets,
     mse_parts,
+    offset_and_shape,
+    runs_on,
+    subtract_row_means,
     train_logit_matching_student,
+    train_per_method,
 )
 from distill_lib.losses import mse_logit_loss, softmax_with_temperature
 from distill_lib.models import mlp
-from distill_lib.training import evaluate, set_seed
+from distill_lib.student import STUDENT_RECIPE
+from distill_lib.training import evaluate, fit, set_seed
 
 
 def rand_logits(n=6, c=10, scale=3.0, seed=0, dtype=torch.float32):
@@ -95,24 +99,29 @@ def test_mse_parts_bad_input():
 
 
 def test_logit_matching_student_regresses_the_given_targets():
-    """With one epoch the recorded loss is mse_logit_loss of the initial student on the targets."""
+    """The student is exactly a fresh STUDENT_SIZES MLP fitted by mse_logit_loss to the (centred) targets."""
     X, _, v = toy_data()
     for center in (False, True):
         targets = center_logits(v) if center else v
         set_seed(3)
-        initial = mlp(STUDENT_SIZES)
-        expected = mse_logit_loss(initial(X), targets).item()
-        _, history = train_logit_matching_student(X, v, center=center, seed=3, epochs=1)
-        assert history.loss[0] == pytest.approx(expected, rel=1e-6), f"center={center}"
+        reference = mlp(STUDENT_SIZES)
+        fit(reference, X, teacher_logits=targets, loss_fn=mse_logit_loss, epochs=3, lr=STUDENT_RECIPE["lr"],
+            seed=3, progress=False)
+        student = train_logit_matching_student(X, v, center=center, seed=3, epochs=3)
+        for a, b in zip(student.parameters(), reference.parameters()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"center={center}")
 
 
 def test_logit_matching_student_is_deterministic_and_learns():
     X, _, v = toy_data()
-    a, ha = train_logit_matching_student(X, v, seed=1, epochs=60)
-    b, _ = train_logit_matching_student(X, v, seed=1, epochs=60)
+    set_seed(1)
+    before = mse_logit_loss(mlp(STUDENT_SIZES)(X), v).item()
+    a = train_logit_matching_student(X, v, seed=1, epochs=60)
+    b = train_logit_matching_student(X, v, seed=1, epochs=60)
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
-    assert ha.loss[-1] < ha.loss[0] / 3
+    with torch.no_grad():
+        assert mse_logit_loss(a(X), v).item() < before / 3
     assert not a.training
 
 
@@ -126,31 +135,45 @@ def test_logit_matching_student_bad_input():
         train_logit_matching_student(X, v, epochs=0)
     with pytest.raises(ValueError, match=r"seed=-1 is out of range"):
         train_logit_matching_student(X, v, seed=-1)
+    with pytest.raises(ValueError, match=r"sizes=\[64, 8, 7\] must .* 10 classes"):
+        train_logit_matching_student(X, v, sizes=[64, 8, 7])
 
 
-def test_compare_targets_methods_and_hard_labels():
+def test_train_per_method_and_runs_on():
     X, y, v = toy_data()
     assert torch.equal(v.argmax(1), y)  # so hard labels are the labels
-    result = compare_targets(X, y, v, X, y, seeds=[0, 1], epochs=5)
-    assert list(result.accuracy) == list(METHODS)
-    assert all(len(a) == 2 and all(0.0 <= x <= 1.0 for x in a) for a in result.accuracy.values())
-    assert result.accuracy["hard_labels"] == result.accuracy["labels"]  # identical training runs
-    assert set(result.students) == set(METHODS)
-    # "labels" is exactly train_student from scratch with the same seed
-    student, _ = train_student(X, y, seed=1, epochs=5)
-    assert result.accuracy["labels"][1] == evaluate(student, X, y)
+    students = train_per_method(X, y, v, seeds=[0, 1], epochs=10)
+    assert list(students) == list(METHODS) and all(len(s) == 2 for s in students.values())
+    runs = runs_on(students, eval_set=(X, y), seeds=[0, 1])
+    assert runs["hard_labels"].per_seed.tolist() == runs["labels"].per_seed.tolist()  # identical training runs
+    # "labels" is exactly train_student from scratch with the same seed (accuracy in %)
+    student, _ = train_student(X, y, seed=1, epochs=10)
+    assert runs["labels"].per_seed[1] == pytest.approx(100 * evaluate(student, X, y))
     # "centered_logits" is exactly train_logit_matching_student(center=True)
-    student, _ = train_logit_matching_student(X, v, center=True, seed=0, epochs=5)
-    assert result.accuracy["centered_logits"][0] == evaluate(student, X, y)
+    student = train_logit_matching_student(X, v, center=True, seed=0, epochs=10)
+    assert runs["centered_logits"].per_seed[0] == pytest.approx(100 * evaluate(student, X, y))
 
 
-def test_compare_targets_bad_input():
+def test_train_per_method_bad_input():
     X, y, v = toy_data()
     with pytest.raises(ValueError, match=r"methods=\['soft'\]"):
-        compare_targets(X, y, v, X, y, seeds=[0], methods=["soft"])
+        train_per_method(X, y, v, seeds=[0], methods=["soft"])
+    with pytest.raises(ValueError, match=r"methods=\['logits', 'logits'\]"):
+        train_per_method(X, y, v, seeds=[0], methods=["logits", "logits"])
     with pytest.raises(ValueError, match=r"seeds=\[0, 0\]"):
-        compare_targets(X, y, v, X, y, seeds=[0, 0])
+        train_per_method(X, y, v, seeds=[0, 0])
     with pytest.raises(ValueError, match=r"seeds=\[\]"):
-        compare_targets(X, y, v, X, y, seeds=[])
+        train_per_method(X, y, v, seeds=[])
     with pytest.raises(ValueError, match=r"class index 10"):
-        compare_targets(X, torch.full((60,), 10), v, X, y, seeds=[0])
+        train_per_method(X, torch.full((60,), 10), v, seeds=[0])
+    students = {"labels": [mlp([64, 10])]}
+    with pytest.raises(ValueError, match=r"students\['labels'\] must hold 2 modules"):
+        runs_on(students, eval_set=(X, y), seeds=[0, 1])
+    with pytest.raises(ValueError, match=r"eval_set\[1\] \(targets\) contain class index 12"):
+        runs_on(students, eval_set=(X, torch.full((60,), 12)), seeds=[0])
+
+
+def test_cores_equal_the_checked_functions():
+    z, v = rand_logits(seed=1), rand_logits(seed=2)
+    torch.testing.assert_close(subtract_row_means(v), center_logits(v), rtol=0, atol=0)
+    assert offset_and_shape(z, v) == mse_parts(z, v)

@@ -101,3 +101,112 @@ def test_wrong_shapes_retrain(tmp_path, split, tiny_recipe):
     state["0.weight"] = torch.zeros(3, 3)
     torch.save({"state_dict": state, "meta": meta}, path)
     assert_retrains(path, split, "do not fit the architecture")
+
+
+def test_empty_file_retrains(tmp_path, split, tiny_recipe):
+    path = tmp_path / "t.pt"
+    path.write_bytes(b"")
+    assert_retrains(path, split, "the file is empty")
+
+
+def test_a_directory_retrains(tmp_path, split, tiny_recipe):
+    path = tmp_path / "t.pt"
+    path.mkdir()
+    with pytest.warns(UserWarning, match="there is no file there"):
+        load_teacher(path, split=split, save=False)
+
+
+def _good(split):
+    teacher, meta = teacher_module.train_teacher(split, progress=False)
+    return teacher.state_dict(), meta
+
+
+def _without(d, key):
+    return {k: v for k, v in d.items() if k != key}
+
+
+# Each case turns a good checkpoint into an unusable one: (name, make(state, meta) -> checkpoint, message).
+BROKEN = [
+    ("a list", lambda st, m: [st, m], "not a teacher checkpoint"),
+    ("a tensor", lambda st, m: torch.zeros(3), "not a teacher checkpoint"),
+    ("no meta", lambda st, m: {"state_dict": st}, "not a teacher checkpoint"),
+    ("meta a list", lambda st, m: {"state_dict": st, "meta": [1, 2]}, "metadata is a list"),
+    ("meta without format", lambda st, m: {"state_dict": st, "meta": _without(m, "format")}, "metadata has no 'format'"),
+    ("meta without recipe", lambda st, m: {"state_dict": st, "meta": _without(m, "recipe")}, "no 'recipe'"),
+    ("test_accuracy missing", lambda st, m: {"state_dict": st, "meta": _without(m, "test_accuracy")},
+     "no 'test_accuracy'"),
+    ("format a string", lambda st, m: {"state_dict": st, "meta": dict(m, format="1")}, "'format' is a str"),
+    ("format a bool", lambda st, m: {"state_dict": st, "meta": dict(m, format=True)}, "'format' is a bool"),
+    ("format 2", lambda st, m: {"state_dict": st, "meta": dict(m, format=2)}, "format is 2"),
+    ("recipe a tensor", lambda st, m: {"state_dict": st, "meta": dict(m, recipe=torch.zeros(2))}, "'recipe' is a Tensor"),
+    ("recipe a string", lambda st, m: {"state_dict": st, "meta": dict(m, recipe="default")}, "'recipe' is a str"),
+    ("recipe key missing", lambda st, m: {"state_dict": st, "meta": dict(m, recipe=_without(m["recipe"], "lr"))},
+     "recipe has the keys"),
+    ("recipe value a string", lambda st, m: {"state_dict": st, "meta": dict(m, recipe=dict(m["recipe"], epochs="2"))},
+     "another recipe"),
+    ("recipe value a bool", lambda st, m: {"state_dict": st, "meta": dict(m, recipe=dict(m["recipe"], seed=False))},
+     "another recipe"),
+    ("recipe sizes a tensor",
+     lambda st, m: {"state_dict": st, "meta": dict(m, recipe=dict(m["recipe"], sizes=torch.tensor([64, 16, 10])))},
+     "another recipe"),
+    ("checksum a tensor", lambda st, m: {"state_dict": st, "meta": dict(m, data_sha256=torch.zeros(1))},
+     "'data_sha256' is a Tensor"),
+    ("test_accuracy a string", lambda st, m: {"state_dict": st, "meta": dict(m, test_accuracy="0.99")},
+     "'test_accuracy' is a str"),
+    ("test_accuracy a tensor", lambda st, m: {"state_dict": st, "meta": dict(m, test_accuracy=torch.tensor(0.9))},
+     "'test_accuracy' is a Tensor"),
+    ("test_accuracy nan", lambda st, m: {"state_dict": st, "meta": dict(m, test_accuracy=float("nan"))},
+     "is not in \\[0, 1\\]"),
+    ("num_parameters a float", lambda st, m: {"state_dict": st, "meta": dict(m, num_parameters=1.0)},
+     "'num_parameters' is a float"),
+    ("state_dict a list", lambda st, m: {"state_dict": list(st.values()), "meta": m}, "state_dict is a list"),
+    ("weight missing", lambda st, m: {"state_dict": _without(st, "0.bias"), "meta": m}, "missing \\['0.bias'\\]"),
+    ("extra weight", lambda st, m: {"state_dict": dict(st, extra=torch.zeros(1)), "meta": m}, "unexpected \\['extra'\\]"),
+    ("weight a list", lambda st, m: {"state_dict": dict(st, **{"0.bias": [0.0] * 16}), "meta": m},
+     "'0.bias' is a list"),
+    ("weight float64", lambda st, m: {"state_dict": dict(st, **{"0.bias": st["0.bias"].double()}), "meta": m},
+     "torch.float64"),
+    ("weight nan", lambda st, m: {"state_dict": dict(st, **{"0.weight": torch.full_like(st["0.weight"], float("nan"))}),
+                                  "meta": m}, "NaN or infinite"),
+    ("weight inf", lambda st, m: {"state_dict": dict(st, **{"3.bias": torch.full_like(st["3.bias"], float("inf"))}),
+                                  "meta": m}, "NaN or infinite"),
+]
+
+
+@pytest.mark.parametrize("name, make, message", BROKEN, ids=[b[0] for b in BROKEN])
+def test_every_unusable_checkpoint_warns_and_retrains(tmp_path, split, tiny_recipe, name, make, message):
+    state, meta = _good(split)
+    path = tmp_path / "t.pt"
+    torch.save(make(state, meta), path)
+    assert_retrains(path, split, message)
+
+
+def test_train_teacher_without_augmentation(split, tiny_recipe):
+    plain, meta = teacher_module.train_teacher(split, augment_copies=0, epochs=3, progress=False)
+    assert meta["recipe"]["augment_copies"] == 0 and meta["recipe"]["epochs"] == 3
+    assert teacher_module.TEACHER_RECIPE["epochs"] == 2  # the recipe itself is untouched
+    expected = teacher_module.teacher_from_recipe(split, meta["recipe"], progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), expected.state_dict().values()))
+    assert not plain.training
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(augment_copies=-1), ValueError, r"augment_copies=-1 is out of range; allowed: \[0, inf\]"),
+    (dict(augment_copies=1.5), TypeError, "augment_copies must be an integer"),
+    (dict(epochs=0), ValueError, r"epochs=0 is out of range"),
+    (dict(progress="no"), TypeError, "progress must be True, False or None"),
+])
+def test_train_teacher_bad_input(split, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        teacher_module.train_teacher(split, **kwargs)
+    with pytest.raises(TypeError, match="split must be a DigitsSplit"):
+        teacher_module.train_teacher((split.X_train, split.y_train))
+
+
+def test_load_teacher_bad_arguments(split):
+    with pytest.raises(TypeError, match="path must be a str or a path, got int"):
+        load_teacher(3, split=split)
+    with pytest.raises(TypeError, match="save must be True or False"):
+        load_teacher(split=split, save="yes")
+    with pytest.raises(TypeError, match="split must be a DigitsSplit"):
+        load_teacher(split={"X": 1})

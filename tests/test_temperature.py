@@ -242,3 +242,59 @@ def test_high_temperature_gap_refuses_shifted_copies_in_any_dtype(dtype):
     x = torch.randn(4, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(dtype) * 5
     with pytest.raises(ValueError, match="up to a per-row shift"):
         high_temperature_gap(x, x + 3, temperature=10.0)
+
+
+def test_naive_versions_fail_where_the_robust_core_does_not():
+    from distill_lib.temperature import entropy_of_logits, naive_entropy, naive_softmax
+
+    logits = torch.tensor([[100.0, 0.0, -5.0], [1.0, 2.0, 3.0]])
+    torch.testing.assert_close(naive_softmax(logits[1:], 2.0), softmax_with_temperature(logits[1:], 2.0))
+    assert torch.isnan(naive_softmax(logits, 0.5)[0]).any()  # exp(200) overflows: inf / inf
+    assert torch.isnan(naive_softmax(logits - 200.0, 1.0)[1]).all()  # exp(-197) underflows: 0 / 0
+    p = softmax_with_temperature(logits, 0.1)  # row 0 underflows to exact zeros
+    assert torch.isnan(naive_entropy(p)[0]) and not torch.isnan(naive_entropy(p)[1])
+    robust = entropy_of_logits(logits, 0.1)
+    assert torch.isfinite(robust).all() and robust[0].item() == pytest.approx(0.0, abs=1e-30)
+    torch.testing.assert_close(robust, softmax_entropy(logits, 0.1))
+    torch.testing.assert_close(naive_entropy(softmax_with_temperature(logits, 3.0)), entropy_of_logits(logits, 3.0))
+
+
+def test_temperature_slider_keeps_round_values():
+    from distill_lib.temperature import SLIDER_TEMPERATURES, temperature_slider
+
+    slider = temperature_slider(4.0)
+    assert slider.value == 4.0 and isinstance(slider.value, float)
+    assert 0.1 in SLIDER_TEMPERATURES and 100.0 in SLIDER_TEMPERATURES
+    for T in SLIDER_TEMPERATURES:
+        slider.value = T
+        assert slider.value == T
+    with pytest.raises(ValueError, match=r"temperature=3.98 is not one of the slider's stops"):
+        temperature_slider(3.98)
+    with pytest.raises(ValueError, match="temperature=0.0 must be a finite number > 0"):
+        temperature_slider(0.0)
+
+
+def test_temperature_figure_draws_what_temperature_view_says():
+    import io
+
+    import PIL.Image
+
+    from distill_lib.temperature import TemperatureFigure
+
+    g = torch.Generator().manual_seed(0)
+    images, targets, logits = torch.rand(5, 64, generator=g), torch.tensor([0, 1, 2, 3, 4]), torch.randn(5, 10, generator=g)
+    picture = TemperatureFigure(images, targets, logits)
+    png = picture.draw(2, 4.0)
+    assert PIL.Image.open(io.BytesIO(png)).size == (540, 201)  # 7.5 x 2.8 inches at 72 dpi
+    assert picture.last_view == temperature_view(logits, 2, 4.0)
+    assert [b.get_height() for b in picture.bars] == pytest.approx(picture.last_view.probabilities)
+    assert picture.bars[2].get_facecolor() != picture.bars[0].get_facecolor()  # the true class in red
+    assert picture.draw(2, 4.0) == png  # same inputs, same picture
+    with pytest.raises(ValueError, match=r"index=5 is out of range; allowed: \[0, 4\]"):
+        picture.draw(5, 4.0)
+    with pytest.raises(ValueError, match="temperature=-1.0 must be a finite number > 0"):
+        picture.draw(0, -1.0)
+    with pytest.raises(ValueError, match=r"images must be \(5, 64\)"):
+        TemperatureFigure(images[:4], targets, logits)
+    with pytest.raises(ValueError, match=r"targets contain class index 12"):
+        TemperatureFigure(images, torch.tensor([0, 1, 2, 3, 12]), logits)

@@ -43,8 +43,9 @@ def test_full_batch_fit_is_plain_adam(split):
 def test_fit_learns_and_records_history(split):
     model = make_student(0)
     history = fit(model, split.X_train, split.y_train, epochs=60, lr=1e-2,
-                  val=(split.X_val, split.y_val), progress=False)
-    assert len(history.loss) == 60 == len(history.val_accuracy)
+                  eval_set=(split.X_val, split.y_val), progress=False)
+    assert len(history.loss) == 60 == len(history.eval_accuracy)
+    assert history.eval_accuracy[-1] == evaluate(model, split.X_val, split.y_val)
     assert history.loss[-1] < history.loss[0] / 5
     assert evaluate(model, split.X_test, split.y_test) > 0.9
     assert not model.training
@@ -78,22 +79,90 @@ def test_library_losses_plug_in(split):
         assert history.loss[-1] < history.loss[0]
 
 
-def test_fit_bad_input(split):
+def _bad_fit_calls(X, y):
+    nan_X = X.clone()
+    nan_X[3, 5] = float("nan")
+    v = torch.zeros(len(X), 10)
+    return [
+        (dict(), ValueError, "give targets, teacher_logits or both"),
+        (dict(targets=y, epochs=0), ValueError, "epochs=0 is out of range"),
+        (dict(targets=y, lr=-0.1), ValueError, r"lr=-0.1 must be finite and > 0"),
+        (dict(targets=y, lr=float("inf")), ValueError, r"lr=inf must be finite"),
+        (dict(targets=y, weight_decay=-1.0), ValueError, r"weight_decay=-1.0 must be finite and >= 0"),
+        (dict(targets=y[:10]), ValueError, r"targets must have shape \(1079,\)"),
+        (dict(targets=y.float()), TypeError, "targets must be an integer tensor"),
+        (dict(targets=torch.full_like(y, 10)), ValueError, r"targets contain class index 10; allowed: \[0, 9\]"),
+        (dict(targets=y, batch_size=0), ValueError, "batch_size=0"),
+        (dict(teacher_logits=v), ValueError, "loss_fn is required"),
+        (dict(teacher_logits=v[:, :7], loss_fn=mse_logit_loss), ValueError, "teacher_logits has 7 classes but the model outputs 10"),
+        (dict(teacher_logits=v[:5], loss_fn=mse_logit_loss), ValueError, "teacher_logits has 5 rows but X has 1079"),
+        (dict(targets=y, loss_fn="ce"), TypeError, "loss_fn must be callable"),
+        (dict(targets=y, eval_set=(X[:359], y)), ValueError, r"eval_set\[1\] \(targets\) must have shape \(359,\)"),
+        (dict(targets=y, eval_set=[X[:5], y[:5]]), TypeError, r"eval_set must be a tuple \(X, targets\)"),
+        (dict(targets=y, eval_set=(X[:5], torch.full((5,), 11))), ValueError, r"eval_set\[1\] \(targets\) contain class index 11"),
+        (dict(targets=y, seed=-3), ValueError, r"seed=-3 is out of range"),
+        (dict(targets=y, progress="yes"), TypeError, "progress must be True, False or None"),
+    ], nan_X
+
+
+@pytest.mark.parametrize("case", range(18))
+def test_fit_bad_input_changes_nothing(split, case):
+    """Every bad argument is refused, named, before the weights, the mode or the RNG change."""
     X, y = split.X_train, split.y_train
-    with pytest.raises(ValueError, match="give targets, teacher_logits or both"):
-        fit(make_student(), X)
-    with pytest.raises(ValueError, match="epochs=0 is out of range"):
-        fit(make_student(), X, y, epochs=0)
-    with pytest.raises(ValueError, match=r"lr=-0.1 must be finite and > 0"):
-        fit(make_student(), X, y, lr=-0.1)
-    with pytest.raises(ValueError, match=r"lr=inf must be finite"):
-        fit(make_student(), X, y, lr=float("inf"))
-    with pytest.raises(ValueError, match="targets must be a tensor with 1079 rows"):
-        fit(make_student(), X, y[:10])
-    with pytest.raises(ValueError, match="batch_size=0"):
-        fit(make_student(), X, y, batch_size=0)
-    with pytest.raises(ValueError, match="loss_fn is required"):
-        fit(make_student(), X, teacher_logits=torch.zeros(len(X), 10))
+    calls, _ = _bad_fit_calls(X, y)
+    kwargs, error, match = calls[case]
+    model = make_student()
+    model.train()
+    before = [p.detach().clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
+    with pytest.raises(error, match=match):
+        fit(model, X, **kwargs)
+    assert model.training, "fit changed the model's mode before refusing its input"
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_fit_rejects_bad_model_and_inputs(split):
+    X, y = split.X_train, split.y_train
+    _, nan_X = _bad_fit_calls(X, y)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got function"):
+        fit(lambda x: x, X, y)
+    with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite value\(s\); inputs must be finite"):
+        fit(make_student(), nan_X, y)
+    with pytest.raises(TypeError, match=r"X must be a floating-point tensor of shape \(N, F\), got \(1079, 8, 8\)"):
+        fit(make_student(), X.reshape(-1, 8, 8), y)
+    frozen = make_student()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit(frozen, X, y)
+
+
+def test_fit_accepts_unlabelled_rows_for_a_transfer_set_loss(split):
+    from distill_lib.losses import UNLABELLED, make_loss
+
+    targets = split.y_train.clone()
+    targets[100:] = UNLABELLED
+    v = torch.randn(len(targets), 10)
+    history = fit(make_student(), split.X_train, targets, teacher_logits=v, loss_fn=make_loss(4.0, 0.5),
+                  epochs=2, progress=False)
+    assert len(history.loss) == 2
+
+
+def test_train_epoch_is_the_loop_fit_runs(split):
+    """fit = train_epoch once per epoch (same seed -> the same weights)."""
+    from distill_lib.losses import cross_entropy_loss
+    from distill_lib.training import train_epoch
+
+    ours, by_hand = make_student(0), make_student(0)
+    fit(ours, split.X_train, split.y_train, epochs=3, batch_size=256, seed=5, progress=False)
+    set_seed(5)
+    generator = torch.Generator().manual_seed(5)
+    optimizer = torch.optim.Adam(by_hand.parameters(), lr=1e-2)
+    losses = [train_epoch(by_hand, optimizer, cross_entropy_loss, split.X_train, {"targets": split.y_train}, 256,
+                          generator) for _ in range(3)]
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), by_hand.parameters()))
+    assert all(isinstance(x, float) for x in losses)
 
 
 def test_evaluate_and_confusion_matrix_match_sklearn(split):
@@ -122,27 +191,25 @@ def test_progress_bar_in_a_terminal(split, capsys):
     assert "demo" in err and "3/3" in err
 
 
-def test_train_student_distils(split):
-    from distill_lib.student import STUDENT_SIZES, train_student
-    from distill_lib.models import count_parameters
-    from distill_lib.teacher import load_teacher
-
-    teacher, _ = load_teacher(split=split, save=False)
-    v = predict_logits(teacher, split.X_train)
-    scratch, _ = train_student(split.X_train, split.y_train, seed=0, epochs=100)
-    distilled, history = train_student(split.X_train, split.y_train, teacher_logits=v, seed=0, epochs=100)
-    assert count_parameters(distilled) == 64 * 128 + 128 + 128 * 10 + 10 and STUDENT_SIZES == [64, 128, 10]
-    assert len(history.loss) == 100
-    assert evaluate(distilled, split.X_test, split.y_test) > 0.93
-    again, _ = train_student(split.X_train, split.y_train, seed=0, epochs=100)
-    assert all(torch.equal(a, b) for a, b in zip(scratch.parameters(), again.parameters()))
-    with pytest.raises(ValueError, match="lam=2"):
-        train_student(split.X_train, split.y_train, teacher_logits=v, lam=2)
-
-
-def test_evaluate_bad_targets(split):
+def test_evaluate_bad_input_changes_nothing(split):
     model = make_student()
-    with pytest.raises(TypeError, match="integer tensor of class indices"):
-        evaluate(model, split.X_test, split.y_test.float())
-    with pytest.raises(ValueError, match="359 rows and targets 3"):
-        evaluate(model, split.X_test, split.y_test[:3])
+    model.train()
+    nan_X = split.X_test.clone()
+    nan_X[0, 0] = float("inf")
+    for fn in (evaluate, confusion_matrix):
+        with pytest.raises(TypeError, match="integer tensor of class indices"):
+            fn(model, split.X_test, split.y_test.float())
+        with pytest.raises(ValueError, match=r"X has 359 rows and targets has shape \(3,\)"):
+            fn(model, split.X_test, split.y_test[:3])
+        with pytest.raises(ValueError, match=r"targets contain class index 10; the model has 10 classes"):
+            fn(model, split.X_test, torch.full_like(split.y_test, 10))
+        with pytest.raises(ValueError, match=r"targets contain class index -1"):
+            fn(model, split.X_test, torch.full_like(split.y_test, -1))
+        with pytest.raises(ValueError, match="X contains 1 NaN or infinite value"):
+            fn(model, nan_X, split.y_test)
+        with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+            fn("teacher", split.X_test, split.y_test)
+    assert model.training, "a refused call changed the model's mode"
+    evaluate(model, split.X_test, split.y_test)
+    predict_logits(model, split.X_test)
+    assert model.training, "evaluate and predict_logits restore the mode they found"

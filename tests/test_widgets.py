@@ -49,3 +49,51 @@ def test_live_figure_bad_input():
         live_figure(draw, {})
     with pytest.raises(TypeError, match=r"controls\['height'\] is a int"):
         live_figure(draw, {"height": 3})
+
+
+def test_live_figure_leaves_a_static_png_of_its_default_view():
+    """Displayed, the box offers the widget and a PNG of its first view (what nbconvert exports)."""
+    import base64
+
+    height = widgets.IntSlider(value=2, min=0, max=5)
+    box = live_figure(draw, {"height": height})
+    first = box.children[1].value
+    height.value = 5  # a later view does not replace the default one
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]) == first == box.static_png
+    assert box.static_png != box.children[1].value
+
+
+def test_nbconvert_exports_the_static_png_when_there_is_no_widget_state():
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    box = live_figure(draw, {"height": widgets.IntSlider(value=3)})
+    bundle = box._repr_mimebundle_()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("display(box)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    nb.cells = [cell]
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert bundle["image/png"][:200] in html
+
+
+def test_draw_may_return_png_bytes():
+    png = figure_png(draw(1))
+    calls = []
+
+    def fast(height):
+        calls.append(height)
+        return png
+
+    box = live_figure(fast, {"height": widgets.IntSlider(value=1)})
+    assert box.static_png == png and calls == [1]
+    with pytest.raises(ValueError, match="draw returned bytes that are not a PNG image"):
+        live_figure(lambda height: b"GIF89a", {"height": widgets.IntSlider(value=1)})
+    with pytest.raises(TypeError, match="draw must return a matplotlib Figure or PNG bytes, got str"):
+        live_figure(lambda height: "picture", {"height": widgets.IntSlider(value=1)})
+    with pytest.raises(ValueError, match=r"dpi=0 is out of range"):
+        live_figure(draw, {"height": widgets.IntSlider(value=1)}, dpi=0)
+    with pytest.raises(TypeError, match="figure must be a matplotlib Figure"):
+        figure_png(png)
