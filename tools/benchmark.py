@@ -31,7 +31,6 @@ import argparse
 import importlib
 import inspect
 import os
-import resource
 import statistics
 import sys
 import time
@@ -106,23 +105,20 @@ def machine() -> str:
 
 def time_notebooks(runs: int) -> list[Figure]:
     """Execute every notebook ``runs`` times; wall seconds and the kernel's CPU seconds (user + sys)."""
-    from tools.notebook_runner import execute_notebook
-    from tools.run_notebooks import BUILD, notebooks
+    from tools.run_notebooks import notebooks, run_one
 
     figures = []
     print(f"\n== notebooks: papermill, default parameters, {runs} runs each (a wait of minutes) ==")
     for path in notebooks([]):
         walls, cpus = [], []
         for _ in range(runs):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel is a child process
             try:
-                seconds, _ = execute_notebook(path, BUILD / path.name)
+                wall, cpu = run_one(path, {})
             except Exception as err:  # report and go on with the others
-                print(f"{path.stem}: FAILED ({type(err).__name__}: {str(err).splitlines()[0][:200]})")
+                print(f"{path.stem}: FAILED ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})")
                 break
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            walls.append(seconds)
-            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+            walls.append(wall)
+            cpus.append(cpu)
         if walls:
             for figure in (Figure(f"{path.stem} wall", tuple(walls)), Figure(f"{path.stem} kernel CPU", tuple(cpus))):
                 print(figure)

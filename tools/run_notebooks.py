@@ -1,5 +1,8 @@
 """Execute every notebook headless with papermill into build/ and print a timing table.
 
+The table gives each run's wall seconds and the kernel's CPU seconds (user + sys): on a shared
+machine the wall time grows with the other processes' load, the CPU time much less.
+
 Usage::
 
     python tools/run_notebooks.py                       # all notebooks, default parameters
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import resource
 import sys
 import traceback
 from pathlib import Path
@@ -35,31 +39,39 @@ def notebooks(prefixes: list[str]) -> list[Path]:
 
 def parse_parameter(text: str) -> tuple[str, object]:
     name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"-p {text!r}: expected name=value")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"-p {text!r}: expected name=value, the name a Python identifier")
     try:
         return name, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return name, value  # a plain string
 
 
-def run_all(paths: list[Path], parameters: dict) -> list[tuple[str, str, float]]:
+def run_one(path: Path, parameters: dict) -> tuple[float, float]:
+    """Execute ``path`` into build/; returns ``(wall seconds, the kernel's CPU seconds)``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel is a child of this process
+    seconds, _ = execute_notebook(path, BUILD / path.name, parameters)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # counted once the kernel has exited
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_all(paths: list[Path], parameters: dict) -> list[tuple[str, str, float, float]]:
+    """Run every notebook (a failure is reported and the others still run): ``(name, status, wall, cpu)`` rows."""
     rows = []
     for path in paths:
         try:
-            seconds, _ = execute_notebook(path, BUILD / path.name, parameters)
-            rows.append((path.name, "ok", seconds))
+            rows.append((path.name, "ok", *run_one(path, parameters)))
         except Exception as err:  # report and go on with the others
             traceback.print_exception(err, limit=0, file=sys.stderr)
-            rows.append((path.name, "FAILED", float("nan")))
+            rows.append((path.name, "FAILED", float("nan"), float("nan")))
     return rows
 
 
-def print_table(rows: list[tuple[str, str, float]]) -> None:
-    width = max([len("notebook")] + [len(name) for name, _, _ in rows])
-    print(f"{'notebook':<{width}}  {'status':<6}  {'seconds':>7}")
-    for name, status, seconds in rows:
-        print(f"{name:<{width}}  {status:<6}  {seconds:>7.1f}")
+def print_table(rows: list[tuple[str, str, float, float]]) -> None:
+    width = max([len("notebook")] + [len(name) for name, *_ in rows])
+    print(f"{'notebook':<{width}}  {'status':<6}  {'seconds':>7}  {'CPU s':>7}")
+    for name, status, seconds, cpu in rows:
+        print(f"{name:<{width}}  {status:<6}  {seconds:>7.1f}  {cpu:>7.1f}")
 
 
 def main() -> int:
@@ -74,7 +86,7 @@ def main() -> int:
     rows = run_all(paths, dict(args.parameter))
     print_table(rows)
     print(f"executed copies are in {BUILD.relative_to(ROOT)}/ (in `make lab`, the build folder next to notebooks/)")
-    return 0 if all(status == "ok" for _, status, _ in rows) else 1
+    return 0 if all(status == "ok" for _, status, *_ in rows) else 1
 
 
 if __name__ == "__main__":
