@@ -307,7 +307,7 @@ def quantization_aware_training(
     """
     if not isinstance(qmodel, FakeQuantMLP):
         raise TypeError(f"qmodel must be a FakeQuantMLP, got {type(qmodel).__name__}")
-    X, targets = check_eval_set((X, targets), name="(X, targets)")
+    X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=qmodel.linears[-1].out_features)
     if X.shape[1] != qmodel.linears[0].in_features:
         raise ValueError(f"X must have shape (N, {qmodel.linears[0].in_features}), got {tuple(X.shape)}")
     if teacher_logits is not None:

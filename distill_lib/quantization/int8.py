@@ -191,6 +191,9 @@ def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, Q
                 raise ValueError(f"layer {i}: the multiplier M = s_x * s_w / s_y must lie in (0, 1) for a right "
                                  f"shift, got values in [{M.min().item():.3g}, {M.max().item():.3g}]")
             multiplier, shift = quantize_multiplier(M)
+            if (shift < 0).any():  # M within 2**-32 of 1 rounds to 1.0: no right shift represents it
+                raise ValueError(f"layer {i}: the multiplier M = s_x * s_w / s_y rounds to 1.0 in 31-bit fixed point "
+                                 "(a right shift needs M < 1); widen the output grid")
             output_min = z_y if relu else -128
         else:
             multiplier = shift = torch.zeros(out_features, dtype=torch.int64)  # the logits are dequantized
