@@ -82,7 +82,8 @@ def test_ptq_models_match_direct_calls(split, tiny):
 
 def test_calibration_experiment_and_the_choice(split, tiny):
     val = (split.X_val, split.y_val)
-    rows = calibration_experiment(tiny, split.X_train, val, sizes=[3, 40], bits=4, choices=["min/max", "percentile 99.9"])
+    rows = calibration_experiment(tiny, split.X_train, val, sizes=[3, 40], bits=4,
+                                  choices=["min/max", "percentile 99.9"])
     assert set(rows) == {("min/max", 3), ("min/max", 40), ("percentile 99.9", 3), ("percentile 99.9", 40)}
     method, percentile = CALIBRATION_CHOICES["percentile 99.9"]
     models = ptq_models(tiny, split.X_train, n_calibration=40, bits=4, method=method, percentile=percentile)

@@ -1,45 +1,56 @@
-"""Notebook 04's figures: serialized sizes, int8 kernels against fake quantization, int8 vs float32
-latency, widget update latency.
+"""Notebook 04's figures: bytes, integer-only agreement, int8 vs float32 speed (with spread), widget latency.
 
-Printed, never asserted. Latencies are medians over alternating timing rounds in one process
-(``distill_lib.quantization.median_latency``), reported as ratios to float32 in the same round,
-on one thread and on the default number of threads.
+Printed, never asserted. Uses the functions notebook 04 uses (``calibration_set``, ``FakeQuantMLP``,
+``Int8MLP`` and its cores ``integer_linear`` / ``requantize``, ``torch_ao_int8_mlp``,
+``plot_weight_quantization``), never the notebook's cells. Speed comes from the workbook's one
+timing helper, :mod:`distill_lib.timing` (``torch.utils.benchmark``): a ratio is float32 time /
+int8 time, **> 1 means int8 is faster**, reported as the median and the min-max over alternating
+repeats; a ratio whose repeats span more than a factor of 2 is dropped as meaningless.
 
-Usage: ``python tools/bench_nb04.py [--repeats N]`` (also run by ``tools/benchmark.py``).
+Default run (``main()``): one thread, batches of 1 and 359 images, about 20-30 s. ``main(full=True)``
+adds 4,096 images, the machine's default thread count, and longer measurements.
+
+Usage: ``python tools/bench_nb04.py [--full]`` (also run by ``tools/benchmark.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import warnings
 
 import torch
 
 from distill_lib.data import load_split
-from distill_lib.student import train_student
 from distill_lib.models import serialized_size
 from distill_lib.quantization import (
     FakeQuantMLP,
     Int8MLP,
+    calibration_set,
     cpu_int8_features,
-    median_latency,
+    integer_linear,
     plot_weight_quantization,
+    requantize,
     torch_ao_int8_mlp,
     weight_bytes,
 )
+from distill_lib.student import train_student
 from distill_lib.teacher import load_teacher
+from distill_lib.timing import Speedup, measure, speedup
 from distill_lib.training import predict_logits
 
+#: A speed ratio whose repeats span more than this factor (max / min) is not printed as a figure.
+MAX_RATIO_SPREAD = 2.0
 
-def quantized_student():
+
+def quantized_student(seed: int = 0):
+    """The notebook's W8A8 student of one seed: trained, calibrated on 256 training images, converted."""
     split = load_split()
     teacher, _ = load_teacher(split=split)
     teacher_logits = predict_logits(teacher, split.X_train)
-    student, _ = train_student(split.X_train, split.y_train, teacher_logits=teacher_logits, seed=0)
-    q8 = FakeQuantMLP(student, weight_bits=8, activation_bits=8).calibrate(split.X_train[:256])
-    return split, student, q8
+    student, _ = train_student(split.X_train, split.y_train, teacher_logits=teacher_logits, seed=seed)
+    q8 = FakeQuantMLP(student, weight_bits=8, activation_bits=8).calibrate(calibration_set(split.X_train, 256, seed))
+    return split, student, q8, Int8MLP(q8)
 
 
 def sizes(student, int8, ao) -> None:
@@ -52,82 +63,120 @@ def sizes(student, int8, ao) -> None:
           f"{fp32['payload'] / q['payload']:>6.2f}x  (goal 4.0x)")
     print(f"  {'weights: whole file':<40} {fp32['file']:>9,} {q['file']:>9,} {fp32['file'] / q['file']:>6.2f}x")
     model = serialized_size(student)
-    print(f"  {'model state_dict (Int8MLP)':<40} {model:>9,} {serialized_size(int8):>9,} "
-          f"{model / serialized_size(int8):>6.2f}x")
-    print(f"  {'model state_dict (torch.ao x86)':<40} {model:>9,} {serialized_size(ao):>9,} "
-          f"{model / serialized_size(ao):>6.2f}x")
+    for name, m in (("model state_dict (Int8MLP)", int8), ("model state_dict (torch.ao x86)", ao)):
+        if m is not None:
+            print(f"  {name:<40} {model:>9,} {serialized_size(m):>9,} {model / serialized_size(m):>6.2f}x")
+
+
+def agreement(split, q8, int8) -> None:
+    """The integer-only model against the fake-quant model it was built from (notebook 04, §5)."""
+    print("\nInteger-only (Int8MLP) vs fake quantization:")
+    for name, X in (("validation", split.X_val), ("test", split.X_test)):
+        gaps = torch.cat([(a - b).abs().flatten() for a, b in zip(int8.input_codes(X), q8.input_codes(X))])
+        agree = (predict_logits(int8, X).argmax(1) == predict_logits(q8, X).argmax(1)).float().mean().item()
+        print(f"  {name:>10}: predictions agree on {100 * agree:.2f} %; {100 * (gaps > 0).float().mean():.3f} % of the "
+              f"codes differ, by at most {int(gaps.max())} step")
 
 
 def kernel_agreement(split, student, q8) -> None:
     """How often PyTorch's int8 kernels give other hidden codes than our fake quantization (notebook 04, §5)."""
-    q7 = FakeQuantMLP(student, weight_bits=8, activation_bits=7).calibrate(split.X_train[:256])
-    print("\nHidden codes of torch.ao's int8 kernels against our fake quantization (test set):")
+    q7 = FakeQuantMLP(student, weight_bits=8, activation_bits=7).calibrate(calibration_set(split.X_train, 256, 0))
+    print("\nHidden codes of torch.ao's int8 kernels against our fake quantization (validation set):")
     for engine, qm in (("x86", q8), ("x86", q7), ("qnnpack", q8)):
         if engine not in torch.backends.quantized.supported_engines:
             continue
-        theirs = torch_ao_int8_mlp(qm, engine=engine).codes(split.X_test)[1]
-        gap = (theirs - qm.input_codes(split.X_test)[1]).abs()
+        theirs = torch_ao_int8_mlp(qm, engine=engine).codes(split.X_val)[1]
+        gap = (theirs - qm.input_codes(split.X_val)[1]).abs()
         print(f"  {engine:>8}, {qm.activation_bits}-bit activations: {(gap > 0).float().mean().item():.3%} differ, "
               f"largest gap {gap.max().item()} codes")
 
 
-def latency(student, int8, aos: dict, repeats: int) -> None:
-    models = {"float32": student, "int8 torch._int_mm": int8, **aos}
-    for threads in (1, torch.get_num_threads()):
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        print(f"\nLatency per forward pass, {threads} thread(s), median of {repeats} alternating rounds "
-              "(ratio = time / float32 time in the same round; > 1 is slower than float32):")
-        print(f"  {'batch':>6} " + "".join(f"{name:>26}" for name in models))
-        for batch in (1, 359, 4096):
-            X = torch.rand(batch, 64, generator=torch.Generator().manual_seed(batch))
-            number = {1: 50, 359: 10, 4096: 2}[batch]  # calls per round and model
-            with torch.no_grad():
-                calls = {n: (lambda m=m: m(X)) for n, m in models.items()}
-                result = median_latency(calls, repeats=repeats, number=number)
-            cells = [f"{1e6 * r['seconds']:>13.1f} us {r['ratio']:>7.2f}x" for r in result.values()]
-            print(f"  {batch:>6} " + "".join(cells))
-        torch.set_num_threads(previous)
+def describe(s: Speedup) -> str:
+    if s.high / s.low > MAX_RATIO_SPREAD:
+        return f"dropped (repeats span {s.low:.2f}x to {s.high:.2f}x: too noisy to mean anything)"
+    verdict = "int8 faster" if s.low > 1 else "int8 slower" if s.high < 1 else "no consistent direction"
+    return f"{s}  -> {verdict}"
 
 
-def widget_latency(student, repeats: int) -> None:
+def speed(student, int8, ao, full: bool) -> None:
+    repeats, min_run_time = (9, 0.3) if full else (5, 0.1)
+    batches = (1, 359, 4096) if full else (1, 359)
+    threads = sorted({1, torch.get_num_threads()}) if full else [1]
+    candidates = {"integer-only Int8MLP": int8}
+    if ao is not None:
+        candidates["torch.ao x86 kernels"] = ao
+    for num_threads in threads:
+        print(f"\nSpeed, {num_threads} thread(s): float32 time / int8 time (> 1: int8 faster), median (min-max) over "
+              f"{repeats} alternating repeats")
+        with torch.inference_mode():
+            for batch in batches:
+                X = torch.rand(batch, 64, generator=torch.Generator().manual_seed(batch))
+                for name, model in candidates.items():
+                    s = speedup(lambda: student(X), lambda m=model: m(X), num_threads=num_threads, repeats=repeats,
+                                min_run_time=min_run_time)
+                    print(f"  {batch:>5} images, {name:<22} {describe(s)}")
+
+
+def breakdown(int8, full: bool) -> None:
+    """Where the integer-only model's time goes, on 359 images: the integer product and requantization."""
+    min_run_time = 0.3 if full else 0.1
+    layer = int8.layers[0]
+    with torch.inference_mode():
+        q = int8.quantize_input(torch.rand(359, 64, generator=torch.Generator().manual_seed(0)))
+        acc = integer_linear(q, layer)
+        weight = layer.weight.to(torch.float32)
+        q_float = q.to(torch.float32)
+        parts = {
+            "int8 x int8 -> int32 (torch._int_mm)": lambda: torch._int_mm(q, layer.weight.t()),
+            "the same product in float32 (q @ W.T)": lambda: q_float @ weight.t(),
+            "integer_linear (product + folded terms)": lambda: integer_linear(q, layer),
+            "requantize (int64 fixed point)": lambda: requantize(acc, layer.multiplier, layer.shift,
+                                                                 layer.output_zero_point, layer.output_min),
+            "float rescale instead (acc * s + relu)": lambda: torch.relu(acc.to(torch.float32) * 1e-3),
+        }
+        print("\nWhere the time goes, layer 0 on 359 images, 1 thread (median, IQR):")
+        for name, fn in parts.items():
+            print(f"  {name:<42} {measure(fn, min_run_time=min_run_time)}")
+
+
+def widget_latency(student, full: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     weight = student[0].weight.detach()
-    print("\nWidget update (plot_weight_quantization + draw, Agg backend), median over rounds:")
+
+    def update(bits: int) -> None:
+        fig, ax = plt.subplots(figsize=(9, 3.4))
+        plot_weight_quantization(weight, bits, ax=ax)  # lays the figure out too
+        fig.canvas.draw()
+        plt.close(fig)
+
+    print("\nWidget update (plot_weight_quantization + draw, Agg backend), median (IQR):")
     for bits in (2, 4, 8):
-        times = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            fig, ax = plt.subplots(figsize=(9, 3))
-            plot_weight_quantization(weight, bits, ax=ax)
-            fig.canvas.draw()
-            plt.close(fig)
-            times.append(time.perf_counter() - start)
-        print(f"  bits={bits}: {1e3 * statistics.median(times[1:]):.1f} ms")
+        print(f"  bits={bits}: {measure(lambda b=bits: update(b), min_run_time=1.0 if full else 0.3)}")
 
 
-def main(repeats: int = 7) -> None:
+def main(full: bool = False) -> None:
+    start = time.perf_counter()
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
     warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions.*")
     features = cpu_int8_features()
-    flags = "unknown" if features is None else features
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"int8 dot-product flags {flags}, threads {torch.get_num_threads()}")
-    split, student, q8 = quantized_student()
-    int8 = Int8MLP(q8)
-    aos = {f"int8 torch.ao {e}": torch_ao_int8_mlp(q8, engine=e) for e in ("x86", "qnnpack")
-           if e in torch.backends.quantized.supported_engines}
-    sizes(student, int8, aos.get("int8 torch.ao x86", next(iter(aos.values()))))
+          f"int8 dot-product flags {'unknown' if features is None else features}, threads {torch.get_num_threads()}")
+    split, student, q8, int8 = quantized_student()
+    ao = torch_ao_int8_mlp(q8, engine="x86") if "x86" in torch.backends.quantized.supported_engines else None
+    sizes(student, int8, ao)
+    agreement(split, q8, int8)
     kernel_agreement(split, student, q8)
-    latency(student, int8, aos, repeats)
-    widget_latency(student, repeats)
+    speed(student, int8, ao, full)
+    breakdown(int8, full)
+    widget_latency(student, full)
+    print(f"\n({time.perf_counter() - start:.1f} s)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--full", action="store_true", help="also 4,096 images, all threads, longer measurements")
+    main(full=parser.parse_args().full)

@@ -55,7 +55,15 @@ from .int8 import (
     torch_ao_int8_mlp,
 )
 from .measure import weight_bytes
-from .qparams import MAX_BITS, CALIBRATION_METHODS, QParams, calibration_range, choose_qparams, qparams_from_range, quant_range
+from .qparams import (
+    CALIBRATION_METHODS,
+    MAX_BITS,
+    QParams,
+    calibration_range,
+    choose_qparams,
+    qparams_from_range,
+    quant_range,
+)
 from .quantizer import FakeQuantizeSTE, dequantize, fake_quantize, quantization_error, quantize
 from .widget import plot_weight_quantization, weight_quantization_view
 

@@ -17,7 +17,6 @@ every layer's input on the float network), :func:`fake_quant_forward` (the forwa
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -78,4 +78,5 @@ def plot_weight_quantization(weight: Tensor, bits: int, *, per_channel: bool = F
     ax.set_title(f"{bits} bits, {'per-channel' if per_channel else 'per-tensor'}: {view['levels']} levels, "
                  f"scale {view['scale']:.3g}, max error {view['max_abs']:.3g} (bound: largest scale/2 = "
                  f"{view['bound']:.3g}), MSE {view['mse']:.2e}", fontsize=9)
+    ax.figure.tight_layout()  # keeps the axis labels and the title inside the picture (a widget's PNG has no margin)
     return view
