@@ -13,8 +13,11 @@ The convention, stated once and used everywhere in the workbook
     \mathcal{L} = (1 - \lambda)\, \mathrm{CE}(\text{student\_logits}, \text{targets})
                   + \lambda\, \mathcal{L}_{KD}
 
-* the KL divergence goes *from the teacher to the student*: the teacher's
-  distribution is the target;
+* the KL divergence goes *from the teacher to the student*, ``KL(p || q)`` with the
+  teacher's distribution ``p`` as the target: the *forward* KL, which is mass-covering
+  (the student pays wherever the teacher puts mass and it puts little). The reverse
+  KL, ``KL(q || p)``, would be mode-seeking: it lets the student drop the teacher's
+  small probabilities, the "dark knowledge" distillation is after;
 * it is averaged over the batch (``reduction="batchmean"``), not over every
   element: PyTorch's ``"mean"`` divides by ``N * C`` as well and is not the KL
   divergence;
@@ -39,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._validation import check_lam, check_logits, check_same_shape, check_targets, check_temperature
+from ._validation import check_lam, check_logits, check_real, check_same_shape, check_targets, check_temperature
 
 __all__ = [
     "softmax_with_temperature",
@@ -215,6 +218,21 @@ def cross_entropy_loss(student_logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(student_logits, targets.long())
 
 
+#: The target of an unlabelled row in a transfer set (PyTorch's ``ignore_index`` default).
+UNLABELLED: int = -100
+
+
+def _objective(student_logits, teacher_logits, targets, t, lam, label_smoothing=0.0):
+    """(1 - lam) CE on the labelled rows + lam T^2 KL on every row; the inputs are already checked."""
+    if lam == 1.0:
+        return _kd_kl(student_logits, teacher_logits, t)  # teacher only: no label needed
+    ce = F.cross_entropy(student_logits, targets, ignore_index=UNLABELLED,  # mean over labelled rows
+                         label_smoothing=label_smoothing)
+    if lam == 0.0:
+        return ce  # labels only: no teacher needed
+    return (1.0 - lam) * ce + lam * _kd_kl(student_logits, teacher_logits, t)  # KL: mean over all rows
+
+
 def distillation_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
@@ -231,7 +249,10 @@ def distillation_loss(
 
     ``lam = 0`` is ordinary training on labels; ``lam = 1`` uses the teacher
     only. The additive form ``CE + alpha * KL`` found in many papers is the same
-    family up to a rescaling by ``1 + alpha`` (see the module docstring).
+    family up to a rescaling by ``1 + alpha`` (see the module docstring). The
+    KL goes from the teacher to the student: the *forward* KL, which is
+    mass-covering (the student is penalised wherever the teacher puts mass and it
+    does not); the reverse ``KL(q || p)`` would be mode-seeking.
 
     Args:
         student_logits: the student's logits ``z``.
@@ -261,13 +282,7 @@ def distillation_loss(
     lam = check_lam(lam)
     _check_pair(student_logits, teacher_logits)
     check_targets(targets, *student_logits.shape)
-    ce = F.cross_entropy(student_logits, targets.long())
-    kd = _kd_kl(student_logits, teacher_logits, t)  # inputs already checked above
-    return (1.0 - lam) * ce + lam * kd
-
-
-#: The target of an unlabelled row in a transfer set (PyTorch's ``ignore_index`` default).
-UNLABELLED: int = -100
+    return _objective(student_logits, teacher_logits, targets.long(), t, lam)
 
 
 def _check_transfer_targets(targets: object, num_examples: int, num_classes: int) -> Tensor:
@@ -281,6 +296,13 @@ def _check_transfer_targets(targets: object, num_examples: int, num_classes: int
             f"or UNLABELLED={UNLABELLED} for a row without a label"
         )
     return targets
+
+
+def _check_label_smoothing(label_smoothing: object) -> float:
+    value = check_real("label_smoothing", label_smoothing)
+    if not (0.0 <= value < 1.0):  # also catches NaN
+        raise ValueError(f"label_smoothing={value!r} must be in the range [0, 1) (0 = one-hot labels)")
+    return value
 
 
 def transfer_set_loss(
@@ -298,9 +320,10 @@ def transfer_set_loss(
         \;+\; \lambda\, T^2\, \frac{1}{N} \sum_{n=1}^{N} \mathrm{KL}\big(p^T_n \,\|\, q^T_n\big)
 
     where ``L`` is the set of labelled rows (``targets != UNLABELLED``): the
-    cross-entropy is averaged over the labelled rows, the soft-target term
-    (:func:`kd_kl_loss`) over all ``N`` rows. When every row
-    is labelled it *is* :func:`distillation_loss`.
+    cross-entropy is averaged over the labelled rows (``F.cross_entropy``'s
+    ``ignore_index``), the soft-target term (:func:`kd_kl_loss`) over all ``N``
+    rows. It shares its one core with :func:`distillation_loss`, so when every row
+    is labelled it *is* that loss.
 
     Args:
         student_logits: the student's logits ``z`` (not probabilities).
@@ -323,43 +346,66 @@ def transfer_set_loss(
     """
     t = check_temperature(temperature)
     lam = check_lam(lam)
-    check_logits("student_logits", student_logits)
-    check_logits("teacher_logits", teacher_logits)
-    check_same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
+    _check_pair(student_logits, teacher_logits)
     _check_transfer_targets(targets, *student_logits.shape)
-    labelled = targets != UNLABELLED  # (N,)
-    if bool(labelled.all()):
-        return distillation_loss(student_logits, teacher_logits, targets, t, lam)
-    kd = kd_kl_loss(student_logits, teacher_logits, t)
-    if lam == 1.0:
-        return kd
-    if not bool(labelled.any()):
+    if lam < 1.0 and not bool((targets != UNLABELLED).any()):
         raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
-    ce = cross_entropy_loss(student_logits[labelled], targets[labelled].long())  # mean over labelled rows
-    return (1.0 - lam) * ce + lam * kd
+    return _objective(student_logits, teacher_logits, targets.long(), t, lam)
 
 
-def make_loss(temperature: float = 4.0, lam: float = 0.0) -> Callable[..., Tensor]:
-    """The one way to build the loss a student trains with, for :func:`~distill_lib.training.fit`.
+def make_loss(
+    temperature: float = 4.0, lam: float = 0.0, *, label_smoothing: float = 0.0, checked: bool = True
+) -> Callable[..., Tensor]:
+    """The one way to build the loss a student trains with.
 
     Args:
         temperature: ``T`` of the soft term (checked even when ``lam = 0``).
-        lam: ``λ`` in ``[0, 1]``; ``0`` means labels only.
+        lam: ``λ`` in ``[0, 1]``; ``0`` means labels only (no teacher needed).
+        label_smoothing: spread this much of each label's mass evenly over the classes
+            (``F.cross_entropy``'s ``label_smoothing``), in ``[0, 1)``; applies to the
+            cross-entropy term only.
+        checked: ``True`` (default) checks the tensors on every call, as
+            :func:`transfer_set_loss` does; ``False`` skips the checks, for a training loop
+            whose caller has checked the data once (:func:`distill_lib.student.train_student`).
 
     Returns:
-        :func:`cross_entropy_loss` when ``lam == 0`` (no teacher needed), else
-        :func:`transfer_set_loss` with ``temperature`` and ``lam`` bound, which is
-        :func:`distillation_loss` when every row is labelled.
+        ``loss_fn(student_logits, targets=..., teacher_logits=...)`` (keywords, as
+        :func:`~distill_lib.training.fit` calls it; ``teacher_logits`` unused at ``lam = 0``):
+        :func:`transfer_set_loss` with ``T`` and ``λ`` bound, i.e. :func:`distillation_loss`
+        when every row is labelled and plain cross-entropy at ``λ = 0``.
 
     Raises:
-        TypeError, ValueError: a bad ``temperature`` or ``lam``.
+        TypeError, ValueError: a bad ``temperature``, ``lam`` or ``label_smoothing``.
 
     Example::
 
         >>> loss_fn = make_loss(temperature=4.0, lam=0.9)
-        >>> loss_fn(student_logits, teacher_logits=teacher_logits, targets=targets)
+        >>> loss_fn(student_logits, targets=targets, teacher_logits=teacher_logits)
     """
     t, lam = check_temperature(temperature), check_lam(lam)
-    if lam == 0.0:
-        return cross_entropy_loss
-    return partial(transfer_set_loss, temperature=t, lam=lam)
+    smoothing = _check_label_smoothing(label_smoothing)
+    if not isinstance(checked, bool):
+        raise TypeError(f"checked must be True or False, got {type(checked).__name__} ({checked!r})")
+    return partial(_loss_call, t=t, lam=lam, label_smoothing=smoothing, checked=checked)
+
+
+def _loss_call(
+    student_logits: Tensor, targets: Tensor | None = None, teacher_logits: Tensor | None = None, *,
+    t: float, lam: float, label_smoothing: float, checked: bool,
+) -> Tensor:
+    """What :func:`make_loss` returns, with its settings bound."""
+    if checked:
+        check_logits("student_logits", student_logits)
+        if lam > 0.0:
+            if teacher_logits is None:
+                raise ValueError(f"lam={lam} > 0 needs teacher_logits (pass teacher_logits=...)")
+            _check_pair(student_logits, teacher_logits)
+        if lam < 1.0:
+            if targets is None:
+                raise ValueError(f"lam={lam} < 1 needs targets (pass targets=...)")
+            _check_transfer_targets(targets, *student_logits.shape)
+            if not bool((targets != UNLABELLED).any()):
+                raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    if targets is not None:
+        targets = targets.long()
+    return _objective(student_logits, teacher_logits, targets, t, lam, label_smoothing)

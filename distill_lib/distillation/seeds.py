@@ -1,8 +1,7 @@
-"""One student per seed: mean ± standard deviation (notebook 03, sections 4-6).
+"""Deprecated: :class:`SeedStats`, kept only until notebooks 04-05 move to :mod:`distill_lib.stats`.
 
-Any accuracy that depends on a random initialisation is reported over several seeds:
-:func:`accuracy_over_seeds` trains one student per seed and returns a :class:`SeedStats`
-(accuracies are fractions in ``[0, 1]``).
+Use :class:`distill_lib.stats.Runs` and :func:`distill_lib.stats.compare` instead; this file
+will be deleted.
 """
 
 from __future__ import annotations
@@ -12,14 +11,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from torch import Tensor
+from .._validation import check_real
 
-from .._validation import check_int, check_real
-from ..training import evaluate
-from .._validation import check_eval_set, check_recipe
-from ..student import train_student
-
-__all__ = ["SeedStats", "accuracy_over_seeds"]
+__all__ = ["SeedStats"]
 
 
 @dataclass(frozen=True)
@@ -77,50 +71,3 @@ class SeedStats:
 
     def __str__(self) -> str:
         return f"{100 * self.mean:.1f} ± {100 * self.std:.1f} %"
-
-
-def _check_seeds(seeds: object) -> tuple[int, ...]:
-    """At least two distinct seeds in ``[0, 2**32)``, as a tuple."""
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-        raise TypeError(f"seeds must be a sequence of integers, got {type(seeds).__name__}")
-    out = tuple(check_int(f"seeds[{i}]", s, low=0, high=2**32 - 1) for i, s in enumerate(seeds))
-    if len(out) < 2 or len(set(out)) != len(out):
-        raise ValueError(f"seeds={list(out)} must hold at least 2 distinct seeds (a std needs two)")
-    return out
-
-
-def accuracy_over_seeds(
-    X: Tensor,
-    targets: Tensor,
-    X_eval: Tensor,
-    y_eval: Tensor,
-    *,
-    seeds: Sequence[int],
-    teacher_logits: Tensor | None = None,
-    temperature: float = 4.0,
-    lam: float = 0.9,
-    sizes: list[int] | None = None,
-    epochs: int | None = None,
-) -> SeedStats:
-    """Train one student per seed with :func:`train_student`, return its accuracy on ``(X_eval, y_eval)``.
-
-    The arguments after ``seeds`` are :func:`train_student`'s. Every input is checked
-    before the first student is trained.
-
-    Returns:
-        A :class:`SeedStats` of accuracies in ``[0, 1]``, one per seed.
-
-    Example::
-
-        >>> s = accuracy_over_seeds(split.X_train, split.y_train, split.X_test, split.y_test, seeds=range(5))
-        >>> print(s)   # 95.7 ± 0.4 %
-    """
-    seeds = _check_seeds(seeds)
-    check_recipe(temperature, lam, epochs)
-    check_eval_set((X_eval, y_eval))
-    values = []
-    for seed in seeds:
-        student, _ = train_student(X, targets, teacher_logits=teacher_logits, temperature=temperature,
-                                   lam=lam, sizes=sizes, seed=seed, epochs=epochs)
-        values.append(evaluate(student, X_eval, y_eval))
-    return SeedStats(seeds, tuple(values))
