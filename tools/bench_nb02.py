@@ -1,100 +1,69 @@
 """Widget latency of notebook 02: how long one update of the temperature slider takes.
 
-One update is what the slider's callback does: ``temperature_view`` (the plain
-function that the tests call) plus the redraw (new bar heights, image and
-title, rendered to PNG for the image widget). The redraw measured here is the
-notebook's own: the widget cell of ``notebooks/02_temperature_softmax.ipynb``
-is executed headless and its ``redraw`` function is timed, so the figure
-cannot drift from what the student sees. The browser's part (sending the PNG
-and painting it) is not included.
+One update is what the slider's callback does: :meth:`distill_lib.temperature.TemperatureFigure.draw`,
+the very function the notebook's ``live_figure`` calls (``temperature_view`` for the numbers,
+then a redraw of the image, the bars and the title over the saved background, encoded as a PNG).
+The browser's part (sending the PNG and painting it) is not included.
 
-Prints the median, 95th percentile and maximum milliseconds per update over a sweep of
-temperatures (0.1 to 100, log-spaced) and test images; goal: < 100 ms.
-Nothing is asserted (these machines are shared and noisy).
+Each configuration (a validation image and a temperature) is timed with
+:func:`distill_lib.timing.measure` (``torch.utils.benchmark``, one thread): its median and
+interquartile range. The summary gives the median over configurations with their range.
+Goal: <= 100 ms per update. Nothing is asserted (these machines are shared and noisy).
 
-Usage: ``python tools/bench_nb02.py [--repeats N]``
+Default run (``main()``): 2 images x 4 temperatures, about 10 s. ``main(full=True)``: 5 images x
+13 temperatures from 0.1 to 100.
+
+Usage: ``python tools/bench_nb02.py [--full]``
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import time
-from pathlib import Path
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_temperature_softmax.ipynb"
+import matplotlib
+import torch
 
+matplotlib.use("agg")
 
-def notebook_cell(marker: str) -> str:
-    """The source of the first code cell of notebook 02 that contains ``marker``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and marker in source:
-            return source
-    raise RuntimeError(f"no code cell containing {marker!r} in {NOTEBOOK}")
+from distill_lib.data import load_split  # noqa: E402
+from distill_lib.teacher import load_teacher  # noqa: E402
+from distill_lib.temperature import SLIDER_TEMPERATURES, TemperatureFigure, temperature_view  # noqa: E402
+from distill_lib.timing import measure  # noqa: E402
+from distill_lib.training import predict_logits  # noqa: E402
 
-
-def load_widget(temperature: float = 4.0, sample_index: int = 0) -> dict:
-    """Run the notebook's import cell and widget cell headless; return their namespace.
-
-    The widget cell finds what it needs from earlier cells (the split, the
-    teacher's test logits, the parameters) in the namespace prepared here.
-    """
-    import matplotlib
-
-    matplotlib.use("agg")
-    namespace: dict = {}
-    exec(compile(notebook_cell("from distill_lib"), str(NOTEBOOK), "exec"), namespace)  # noqa: S102 (our notebook)
-    split = namespace["load_split"]()
-    teacher, _ = namespace["load_teacher"](split=split)
-    namespace.update(
-        split=split,
-        test_teacher_logits=namespace["predict_logits"](teacher, split.X_test),
-        temperature=temperature,
-        sample_index=sample_index,
-        display=lambda *args, **kwargs: None,  # no frontend here
-        print=lambda *args, **kwargs: None,  # the cell's own timing line
-    )
-    exec(compile(notebook_cell("def redraw("), str(NOTEBOOK), "exec"), namespace)  # noqa: S102
-    return namespace
+GOAL_MS = 100.0
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2, help="passes over the sweep")
-    args = parser.parse_args([] if argv is None else argv)  # tools/benchmark.py calls main()
+def main(full: bool = False) -> None:
+    """Time notebook 02's widget update; print each configuration's median and IQR, and the summary."""
+    torch.set_num_threads(1)
+    split = load_split()
+    teacher, _ = load_teacher(split=split)
+    logits = predict_logits(teacher, split.X_val)  # (359, 10): the notebook's widget shows validation images
+    picture = TemperatureFigure(split.X_val, split.y_val, logits)  # what the notebook builds
+    images = [0, 57, 123, 200, len(logits) - 1] if full else [0, 200]
+    temperatures = SLIDER_TEMPERATURES[::2] if full else (0.1, 1.0, 4.0, 100.0)
+    min_run_time = 0.3 if full else 0.2
+    picture.draw(images[0], 1.0)  # warm-up: fonts, caches
 
-    import torch
-
-    ns = load_widget()
-    redraw, logits = ns["redraw"], ns["test_teacher_logits"]
-    temperature_view = ns["temperature_view"]
-    temperatures = torch.logspace(-1, 2, 25).tolist()
-    samples = [0, 57, 123, 200, len(logits) - 1]
-    sweep = [(s, t) for _ in range(args.repeats) for s in samples for t in temperatures]
-    redraw(samples[1], 1.0)  # warm-up: fonts, caches
-
-    view_ms, update_ms = [], []
-    for index, T in sweep:
-        start = time.perf_counter()
-        temperature_view(logits, index, T)
-        middle = time.perf_counter()
-        redraw(index, T)  # calls temperature_view again, then redraws: one full update
-        end = time.perf_counter()
-        view_ms.append(1e3 * (middle - start))
-        update_ms.append(1e3 * (end - middle))
-
-    print(f"notebook 02 widget: {len(sweep)} updates (T from 0.1 to 100, {len(samples)} test images), "
-          f"torch threads={torch.get_num_threads()}, PNG {len(ns['picture'].value):,} bytes")
-    print(f"{'':<34} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
-    for name, values in (("temperature_view alone", view_ms), ("one update (view + redraw to PNG)", update_ms)):
-        p95 = statistics.quantiles(values, n=20)[-1]
-        print(f"{name:<34} {statistics.median(values):>10.2f} {p95:>8.2f} {max(values):>8.2f}")
-    print("goal: < 100 ms per update")
+    print(f"notebook 02 widget: TemperatureFigure.draw, {len(images)} validation images x {len(temperatures)} "
+          f"temperatures, 1 thread, torch.utils.benchmark ({min_run_time} s each)")
+    print(f"{'image':>6} {'T':>6} {'update ms (median)':>19} {'IQR ms':>7} {'view alone ms':>14}")
+    medians = []
+    for index in images:
+        for T in temperatures:
+            update = measure(lambda: picture.draw(index, T), min_run_time=min_run_time)
+            view = measure(lambda: temperature_view(logits, index, T), min_run_time=min_run_time / 2)
+            medians.append(1e3 * update.median)
+            print(f"{index:>6} {T:>6g} {1e3 * update.median:>19.2f} {1e3 * update.iqr:>7.2f} {1e3 * view.median:>14.3f}")
+    print(f"one update: median {statistics.median(medians):.1f} ms over {len(medians)} configurations "
+          f"(range {min(medians):.1f}-{max(medians):.1f} ms); PNG {len(picture.draw(0, 4.0)):,} bytes; "
+          f"goal <= {GOAL_MS:.0f} ms: {'met' if max(medians) <= GOAL_MS else 'NOT met'}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="more images and temperatures, longer measurements")
+    main(full=parser.parse_args(sys.argv[1:]).full)
