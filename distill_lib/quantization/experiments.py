@@ -150,8 +150,21 @@ def ptq_models(
 ) -> dict[int, FakeQuantMLP]:
     """Post-training quantization: each student, weights per channel and activations at ``bits``.
 
-    Student ``s`` is calibrated on :func:`calibration_set` ``(X_train, n_calibration, s)``.
-    ``weight_bits`` defaults to ``bits`` (W4A4 etc.).
+    Args:
+        students: ``{seed: student}`` (at least 2); never modified (each is deep-copied).
+        X_train: the pool of training images; student ``s`` is calibrated on
+            :func:`calibration_set` ``(X_train, n_calibration, s)``.
+        n_calibration: calibration images, in ``[1, len(X_train)]``.
+        bits: activation bits (1..16); ``weight_bits`` defaults to ``bits`` (W4A4 etc.).
+        method, percentile: see :func:`~distill_lib.quantization.qparams.calibration_range`.
+
+    Returns:
+        ``{seed: FakeQuantMLP}``, calibrated.
+
+    Example::
+
+        >>> q8 = ptq_models(students, split.X_train, n_calibration=256, bits=8)
+        >>> print(evaluate_runs(q8, (split.X_val, split.y_val)))
     """
     students = _check_models(students)
     bits = _check_bits(bits)
@@ -236,6 +249,25 @@ def qat_models(
 
     Each copy keeps its calibrated activation grids and is fine-tuned with
     :func:`quantization_aware_training` (seeded with its seed); ``models`` are left unchanged.
+
+    Args:
+        models: ``{seed: FakeQuantMLP}``, e.g. from :func:`ptq_models`.
+        split: the data split; QAT trains on ``split.X_train, split.y_train``.
+        teacher_logits: the teacher's logits on ``split.X_train`` (the distillation loss), or
+            ``None`` (cross-entropy).
+        epochs, lr, temperature, lam: see :func:`quantization_aware_training`.
+
+    Returns:
+        ``{seed: FakeQuantMLP}``, the trained copies.
+
+    Raises:
+        TypeError, ValueError: a model that is not a ``FakeQuantMLP``; bad training settings
+            (checked before the first copy is trained).
+
+    Example::
+
+        >>> qat = qat_models(ptq_models(students, split.X_train, n_calibration=16, bits=3), split,
+        ...                  teacher_logits=teacher_logits)
     """
     models = _check_models(models, "models")
     split = _check_split(split)

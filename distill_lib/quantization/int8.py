@@ -156,6 +156,14 @@ def integer_forward(q, layers):
 def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, QParams]:
     """Convert a calibrated 8-bit :class:`FakeQuantMLP` into :class:`IntegerLinear` layers.
 
+    Weights become int8 codes (the fake-quant model's symmetric grid), the bias an int32 at
+    scale ``s_x * s_w`` with the zero-point terms folded in, and each output channel's
+    ``M = s_x * s_w / s_y`` a fixed-point ``(M0, shift)`` pair; a layer followed by ReLU clamps
+    its output at the output zero point.
+
+    Args:
+        qmodel: a :class:`FakeQuantMLP` with ``weight_bits=8``, ``activation_bits=8``, calibrated.
+
     Returns:
         ``(layers, logit_scale, input_qparams)``: the integer layers; ``s_x * s_w`` of the last
         layer, float32 ``(C,)`` (logits = int32 accumulator * logit_scale); the first layer's
@@ -164,6 +172,11 @@ def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, Q
     Raises:
         TypeError, ValueError: ``qmodel`` not a calibrated W8A8 ``FakeQuantMLP``; a multiplier
             ``M`` outside ``(0, 1)`` or a bias that does not fit int32 (nothing is clamped).
+
+    Example::
+
+        >>> layers, logit_scale, grid = integer_layers(q8)
+        >>> acc = integer_forward(quantize(X, grid).to(torch.int8), layers)   # (N, C) int32
     """
     qmodel = _check_int8_ready(qmodel)
     linears, relus = qmodel.linears, _relu_after(qmodel)
