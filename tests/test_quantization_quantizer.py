@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from distill_lib.quantization import (
     MAX_BITS,
+    FakeQuantizeSTE,
     QParams,
     choose_qparams,
     dequantize,
@@ -210,6 +211,23 @@ def test_gradient_matches_torch(axis):
     torch_reference(b, qp).backward(upstream)
     assert_bitwise_equal(a.grad, b.grad, f"gradient, axis {axis}")
     assert 0 < (a.grad == 0).sum() < a.numel(), "the example must clip some values and keep others"
+
+
+@pytest.mark.parametrize("axis", [1, -1, 2, -2])
+def test_the_autograd_function_itself_matches_torch_on_any_axis(axis):
+    # the shown core, FakeQuantizeSTE, called directly (no validation): a 3-d tensor, negative axes too
+    x = rand(4, 6, 5, scale=2.0, seed=11)
+    channels = x.shape[axis]
+    qp = qparams_from_range(torch.linspace(-2, -0.5, channels), torch.linspace(0.5, 2, channels), 5, axis=axis)
+    a = x.clone().requires_grad_()
+    out = FakeQuantizeSTE.apply(a, qp)
+    b = x.clone().requires_grad_()
+    reference = torch.fake_quantize_per_channel_affine(b, qp.scale, qp.zero_point, axis % x.ndim, qp.quant_min,
+                                                       qp.quant_max)
+    assert_bitwise_equal(out, reference, f"forward, axis {axis}")
+    out.sum().backward()
+    reference.sum().backward()
+    assert_bitwise_equal(a.grad, b.grad, f"gradient, axis {axis}")
 
 
 def test_gradient_hand_example_and_the_naive_version():
