@@ -10,6 +10,7 @@ Notebooks 04 and 05 compress the student that :func:`train_student` distils.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -69,7 +70,8 @@ def train_loop(student, views, loss_fn, *, epochs, lr, eval_set=None, eval_every
     """Adam for ``epochs`` full-batch steps; epoch ``e`` trains on ``views[e % len(views)]``.
 
     A view is ``(X, targets, teacher_logits)``: one view is plain training, more are augmented
-    copies. With ``eval_set = (X, y)``: early stopping, the weights that scored best on it are kept.
+    copies. With ``eval_set = (X, y)`` (scored every ``eval_every`` epochs and after the last):
+    early stopping, the weights that scored best on it are kept.
     """
     optimizer = torch.optim.Adam(student.parameters(), lr=lr)
     record, best_state = TrainingRecord(), None
@@ -77,7 +79,7 @@ def train_loop(student, views, loss_fn, *, epochs, lr, eval_set=None, eval_every
     for epoch in range(epochs):
         X, targets, teacher_logits = views[epoch % len(views)]
         record.loss.append(training_step(student, optimizer, X, targets, teacher_logits, loss_fn))
-        if eval_set is not None and (epoch + 1) % eval_every == 0:
+        if eval_set is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             predictions = predict_logits(student, eval_set[0]).argmax(dim=1)  # (N_eval,), eval mode
             record.eval_accuracy.append((predictions == eval_set[1]).float().mean().item())
             student.train()
@@ -102,8 +104,11 @@ def check_training_data(
     check_finite_tensor("X", X, what="inputs")
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, F), got {tuple(X.shape)}")
-    sizes = list(sizes) if sizes is not None else list(STUDENT_SIZES)
-    mlp(sizes)  # checks the widths (raises on a bad one); the model itself is built later
+    if sizes is None:
+        sizes = list(STUDENT_SIZES)
+    elif isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise TypeError(f"sizes must be a list of at least two layer widths, e.g. [64, 128, 10], got {sizes!r:.60}")
+    sizes = [check_int(f"sizes[{i}]", width, low=1) for i, width in enumerate(sizes)]
     if sizes[0] != X.shape[1]:
         raise ValueError(f"sizes[0]={sizes[0]} must equal the number of input features, X.shape[1]={X.shape[1]}")
     num_classes = sizes[-1]
@@ -171,8 +176,8 @@ def train_student(
             views, one per epoch (same cost per epoch). To distil with it, pass ``teacher``
             (its logits are needed on every copy), not ``teacher_logits``.
         eval_set: ``(X, targets)`` for early stopping (the validation set): accuracy every
-            ``eval_every`` epochs, the best weights kept.
-        eval_every: epochs between two evaluations, in ``[1, epochs]``.
+            ``eval_every`` epochs and after the last one, the best weights kept.
+        eval_every: epochs between two evaluations, >= 1.
 
     Returns:
         ``(student, record)``, the student in eval mode.
@@ -203,7 +208,7 @@ def train_student(
                          "pass teacher=... instead of teacher_logits")
     if (copies or teacher is not None) and X.shape[1] != NUM_FEATURES:
         raise ValueError(f"X must hold 8x8 images as rows of {NUM_FEATURES} columns, got {tuple(X.shape)}")
-    eval_every = check_int("eval_every", eval_every, low=1, high=epochs)
+    eval_every = check_int("eval_every", eval_every, low=1)
     if eval_set is not None:
         eval_set = check_eval_set(eval_set, name="eval_set", num_classes=sizes[-1])
     if progress is not None and not isinstance(progress, bool):

@@ -10,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distill_lib.losses import (
+    UNLABELLED,
     cross_entropy_loss,
     distillation_loss,
     kd_kl_loss,
     log_softmax_with_temperature,
+    make_loss,
     mse_logit_loss,
     softmax_with_temperature,
+    transfer_set_loss,
 )
 
 torch.set_default_dtype(torch.float32)
@@ -273,3 +276,159 @@ def test_empty_batch_and_wrong_kinds():
         mse_logit_loss([[1.0]], V)
     with pytest.raises(TypeError, match="floating-point"):
         kd_kl_loss(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3), 1.0)
+
+
+def torch_reference(z, v, targets, T, lam):
+    """(1 - lam) * CE with PyTorch's ignore_index + lam * T^2 * F.kl_div(batchmean), in float64."""
+    z64, v64 = z.double(), v.double()
+    ce = F.cross_entropy(z64, targets, ignore_index=-100)
+    kl = F.kl_div(F.log_softmax(z64 / T, 1), F.softmax(v64 / T, 1), reduction="batchmean")
+    return (1 - lam) * ce + lam * T * T * kl
+
+
+# ---------------------------------------------------------------- the transfer-set loss
+
+
+@pytest.mark.parametrize("T, lam", [(1.0, 0.5), (4.0, 0.9), (0.5, 0.0), (20.0, 0.3)])
+def test_transfer_set_loss_against_torch(T, lam):
+    z, v = rand_logits(seed=1), rand_logits(seed=2)
+    targets = torch.tensor([3, UNLABELLED, 0, UNLABELLED, UNLABELLED, 9])
+    expected = torch_reference(z, v, targets, T, lam).float()
+    torch.testing.assert_close(transfer_set_loss(z, v, targets, T, lam), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_transfer_set_loss_hand_value():
+    # Row 0 labelled 0, row 1 unlabelled; T = 1, lam = 0.5. Both rows: z = [2, 0], v = [0, 2].
+    z, v = torch.tensor([[2.0, 0.0], [2.0, 0.0]]), torch.tensor([[0.0, 2.0], [0.0, 2.0]])
+    ce = math.log(1 + math.exp(-2))  # row 0 only
+    kl = 2 * math.tanh(1.0)  # KL(softmax([0,2]) || softmax([2,0])), the same for both rows
+    got = transfer_set_loss(z, v, torch.tensor([0, UNLABELLED]), temperature=1.0, lam=0.5)
+    assert got.item() == pytest.approx(0.5 * ce + 0.5 * kl, abs=1e-6)
+
+
+def test_transfer_set_loss_is_the_distillation_loss_when_all_labelled():
+    z, v, y = rand_logits(seed=3), rand_logits(seed=4), torch.arange(6) % 10
+    assert torch.equal(transfer_set_loss(z, v, y, 4.0, 0.9), distillation_loss(z, v, y, 4.0, 0.9))
+    # uint8 cannot hold UNLABELLED, so such targets are all labelled: accepted, as by distillation_loss.
+    assert torch.equal(transfer_set_loss(z, v, y.to(torch.uint8), 4.0, 0.9), distillation_loss(z, v, y, 4.0, 0.9))
+
+
+def test_transfer_set_loss_lam_one_needs_no_labels():
+    z, v = rand_logits(seed=5), rand_logits(seed=6)
+    none_labelled = torch.full((6,), UNLABELLED)
+    torch.testing.assert_close(transfer_set_loss(z, v, none_labelled, 3.0, 1.0), kd_kl_loss(z, v, 3.0))
+    with pytest.raises(ValueError, match=r"lam=0.5 < 1 needs at least one labelled row"):
+        transfer_set_loss(z, v, none_labelled, 3.0, 0.5)
+
+
+def test_unlabelled_rows_get_only_the_soft_gradient():
+    """d loss / d z_n for an unlabelled row n is lam * T (q_n - p_n) / N: no cross-entropy part."""
+    T, lam = 2.0, 0.6
+    z = rand_logits(seed=7, dtype=torch.float64).requires_grad_()
+    v = rand_logits(seed=8, dtype=torch.float64)
+    targets = torch.tensor([1, 2, UNLABELLED, UNLABELLED, 5, UNLABELLED])
+    transfer_set_loss(z, v, targets, T, lam).backward()
+    soft = lam * T * (F.softmax(z.detach() / T, 1) - F.softmax(v / T, 1)) / len(z)  # (N, C)
+    unlabelled = targets == UNLABELLED
+    torch.testing.assert_close(z.grad[unlabelled], soft[unlabelled])
+    assert not torch.allclose(z.grad[~unlabelled], soft[~unlabelled])
+
+
+def test_transfer_set_loss_gradcheck():
+    z = rand_logits(n=4, c=3, seed=9, dtype=torch.float64).requires_grad_()
+    v = rand_logits(n=4, c=3, seed=10, dtype=torch.float64)
+    targets = torch.tensor([0, UNLABELLED, 2, UNLABELLED])
+    assert torch.autograd.gradcheck(lambda a: transfer_set_loss(a, v, targets, 3.0, 0.4), (z,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(mask=st.lists(st.booleans(), min_size=6, max_size=6).filter(any),
+       T=st.floats(0.1, 100), lam=st.floats(0, 1), seed=st.integers(0, 1000))
+def test_transfer_set_loss_property(mask, T, lam, seed):
+    """Equals PyTorch's ignore_index reference for any labelled subset; >= 0; row order does not matter."""
+    z, v = rand_logits(seed=seed, dtype=torch.float64), rand_logits(seed=seed + 1, dtype=torch.float64)
+    labels = torch.arange(6) % 10
+    targets = torch.where(torch.tensor(mask), labels, torch.full_like(labels, UNLABELLED))
+    got = transfer_set_loss(z, v, targets, T, lam)
+    assert got.item() == pytest.approx(torch_reference(z, v, targets, T, lam).item(), rel=1e-9, abs=1e-12)
+    assert got.item() >= 0
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(seed))
+    assert transfer_set_loss(z[perm], v[perm], targets[perm], T, lam).item() == pytest.approx(got.item(), rel=1e-12)
+
+
+def test_transfer_set_loss_bad_input():
+    z, v = rand_logits(), rand_logits(seed=1)
+    with pytest.raises(ValueError, match=r"class index 10; allowed: \[0, 9\] or UNLABELLED=-100"):
+        transfer_set_loss(z, v, torch.tensor([0, 1, 2, 3, 4, 10]), 2.0, 0.5)
+    with pytest.raises(ValueError, match=r"class index -1"):
+        transfer_set_loss(z, v, torch.tensor([0, 1, 2, 3, 4, -1]), 2.0, 0.5)
+    with pytest.raises(ValueError, match=r"targets must have shape \(6,\)"):
+        transfer_set_loss(z, v, torch.tensor([0, 1]), 2.0, 0.5)
+    with pytest.raises(TypeError, match="integer tensor"):
+        transfer_set_loss(z, v, torch.zeros(6), 2.0, 0.5)
+    with pytest.raises(ValueError, match="no broadcasting"):
+        transfer_set_loss(z, v[:1], torch.zeros(6, dtype=torch.long), 2.0, 0.5)
+    with pytest.raises(ValueError, match=r"temperature=-1.0"):
+        transfer_set_loss(z, v, torch.zeros(6, dtype=torch.long), -1.0, 0.5)
+    with pytest.raises(ValueError, match=r"lam=2.0"):
+        transfer_set_loss(z, v, torch.zeros(6, dtype=torch.long), 1.0, 2.0)
+
+
+def test_unlabelled_default_is_pytorchs_ignore_index():
+    import inspect
+
+    assert UNLABELLED == -100 == inspect.signature(F.cross_entropy).parameters["ignore_index"].default
+
+
+# ---------------------------------------------------------------- make_loss
+
+
+@pytest.mark.parametrize("checked", [True, False])
+@pytest.mark.parametrize("T, lam", [(4.0, 0.9), (2.0, 0.0), (3.0, 1.0)])
+def test_make_loss_is_the_transfer_set_loss(T, lam, checked):
+    z, v = rand_logits(seed=11), rand_logits(seed=12)
+    targets = torch.tensor([3, UNLABELLED, 0, 5, UNLABELLED, 9])
+    loss_fn = make_loss(T, lam, checked=checked)
+    expected = transfer_set_loss(z, v, targets, T, lam)
+    torch.testing.assert_close(loss_fn(z, targets=targets, teacher_logits=v), expected, rtol=0, atol=0)
+
+
+def test_make_loss_lam_zero_is_cross_entropy_without_a_teacher():
+    z, y = rand_logits(seed=13), torch.tensor([1, 2, 3, 4, 5, 6])
+    torch.testing.assert_close(make_loss(4.0, 0.0)(z, targets=y), cross_entropy_loss(z, y), rtol=0, atol=0)
+
+
+def test_make_loss_label_smoothing_matches_torch():
+    z, v, y = rand_logits(seed=14), rand_logits(seed=15), torch.tensor([1, 2, 3, 4, 5, 6])
+    got = make_loss(2.0, 0.25, label_smoothing=0.1)(z, targets=y, teacher_logits=v)
+    expected = 0.75 * F.cross_entropy(z, y, label_smoothing=0.1) + 0.25 * kd_kl_loss(z, v, 2.0)
+    torch.testing.assert_close(got, expected)
+
+
+def test_make_loss_checked_names_the_problem():
+    z, v = rand_logits(seed=16), rand_logits(seed=17)
+    bad = torch.tensor([0, 1, 2, 3, 4, 10])
+    with pytest.raises(ValueError, match=r"class index 10; allowed: \[0, 9\] or UNLABELLED=-100"):
+        make_loss(4.0, 0.9)(z, targets=bad, teacher_logits=v)
+    with pytest.raises(ValueError, match=r"lam=0.9 > 0 needs teacher_logits"):
+        make_loss(4.0, 0.9)(z, targets=torch.zeros(6, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"lam=0.5 < 1 needs targets"):
+        make_loss(4.0, 0.5)(z, teacher_logits=v)
+    with pytest.raises(ValueError, match=r"every target is UNLABELLED"):
+        make_loss(4.0, 0.5)(z, targets=torch.full((6,), UNLABELLED), teacher_logits=v)
+    with pytest.raises(ValueError, match="student_logits contains 10 NaN"):
+        make_loss(4.0, 0.5)(z.index_fill(0, torch.tensor([0]), float("nan")), targets=bad.clamp(max=9),
+                            teacher_logits=v)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(temperature=0.0), ValueError, r"temperature=0.0 must be a finite number > 0"),
+    (dict(lam=1.5), ValueError, r"lam=1.5 must be in the range \[0, 1\]"),
+    (dict(label_smoothing=1.0), ValueError, r"label_smoothing=1.0 must be in the range \[0, 1\)"),
+    (dict(label_smoothing=-0.1), ValueError, r"label_smoothing=-0.1"),
+    (dict(label_smoothing="0.1"), TypeError, r"label_smoothing must be a real number"),
+    (dict(checked=1), TypeError, r"checked must be True or False, got int"),
+])
+def test_make_loss_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_loss(**kwargs)

@@ -157,7 +157,7 @@ def few_label_arms(
     * ``"distilled"``: :func:`~distill_lib.losses.transfer_set_loss` on every row.
     """
     temperature, lam, epochs, eval_set = _check_common(temperature, lam, epochs, eval_set)
-    _check_transfer(transfer, transfer.teacher_logits)
+    _check_transfer(transfer, getattr(transfer, "teacher_logits", None))
     keep = transfer.targets != UNLABELLED  # (N,)
     if not bool(keep.any()):
         raise ValueError("the transfer set has no labelled row; few_label_arms needs some labels")

@@ -112,14 +112,16 @@ def draw_student(
 
     if labels not in transfer_sets:
         raise ValueError(f"labels={labels!r} must be one of {list(transfer_sets)}")
+    if not isinstance(teacher_per_class, Tensor) or teacher_per_class.shape != (NUM_CLASSES,):
+        raise TypeError(f"teacher_per_class must be a tensor of shape ({NUM_CLASSES},), got {teacher_per_class!r:.60}")
     if not isinstance(tried, list):
         raise TypeError(f"tried must be a list of (temperature, lam, accuracy), got {type(tried).__name__}")
     result = train_and_score(transfer_sets[labels], eval_set, temperature=temperature, lam=lam, width=width,
                              seed=seed, epochs=epochs)
     tried.append((temperature, lam, result.accuracy))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
-    ax1.bar(range(NUM_CLASSES), 100 * result.per_class_accuracy, alpha=0.7, label="student")
-    ax1.plot(range(NUM_CLASSES), 100 * teacher_per_class, "k_", ms=14, mew=2, label="teacher")
+    ax1.bar(range(NUM_CLASSES), (100 * result.per_class_accuracy).tolist(), alpha=0.7, label="student")
+    ax1.plot(range(NUM_CLASSES), (100 * teacher_per_class).tolist(), "k_", ms=14, mew=2, label="teacher")
     ax1.set_xticks(range(NUM_CLASSES))
     ax1.set_ylim(0, 105)
     ax1.set_xlabel("digit")
