@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from distill_lib.pruning import global_magnitude_masks, magnitude_mask, units_to_keep
+from distill_lib.pruning import check_sparsity, global_magnitude_masks, magnitude_mask, smallest_k_mask
+from distill_lib.pruning.masks import _magnitude_mask
 
 SPARSITIES = [0.0, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99]
 
@@ -24,6 +25,30 @@ def test_mask_matches_l1_unstructured(sparsity, shape):
     module.weight = nn.Parameter(weight.clone())
     torch_prune.l1_unstructured(module, "weight", amount=sparsity)
     torch.testing.assert_close(magnitude_mask(weight, sparsity), module.weight_mask, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+def test_global_masks_match_global_unstructured(sparsity):
+    g = torch.Generator().manual_seed(1)
+    modules = [nn.Linear(64, 48), nn.Linear(48, 32), nn.Linear(32, 10)]
+    for m in modules:
+        m.weight = nn.Parameter(torch.randn(m.weight.shape, generator=g))
+    weights = [m.weight.detach().clone() for m in modules]
+    torch_prune.global_unstructured([(m, "weight") for m in modules], torch_prune.L1Unstructured, amount=sparsity)
+    for i, (got, m) in enumerate(zip(global_magnitude_masks(weights, sparsity), modules)):
+        torch.testing.assert_close(got, m.weight_mask, rtol=0, atol=0, msg=f"tensor {i} at sparsity {sparsity}")
+
+
+def test_the_shown_core_is_the_public_function_without_checks():
+    g = torch.Generator().manual_seed(3)
+    weight = torch.randn(20, 7, generator=g)
+    for sparsity in (0.0, 0.3, 0.9):
+        assert torch.equal(_magnitude_mask(weight, sparsity), magnitude_mask(weight, sparsity))
+    # smallest_k_mask: 0 at the k smallest scores, earlier index first among ties, any shape
+    scores = torch.tensor([[3.0, 1.0, 2.0], [1.0, 5.0, 0.0]])
+    torch.testing.assert_close(smallest_k_mask(scores, 3), torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
+    assert torch.equal(smallest_k_mask(scores, 0), torch.ones(2, 3))
+    assert torch.equal(smallest_k_mask(scores, 6), torch.zeros(2, 3))
 
 
 # ---------------------------------------------------------------- exact counts and ties
@@ -78,6 +103,18 @@ def test_sparsity_of_wrong_type(sparsity):
         magnitude_mask(torch.ones(3), sparsity)
 
 
+@pytest.mark.parametrize("sparsity", [1.0, 1.5, -0.1, float("nan"), float("inf")])
+def test_sparsity_out_of_range(sparsity):
+    pattern = rf"sparsity={sparsity!r} is out of range; allowed: \[0, 1\)"
+    for call in (
+        lambda: check_sparsity(sparsity),
+        lambda: magnitude_mask(torch.ones(3), sparsity),
+        lambda: global_magnitude_masks([torch.ones(3)], sparsity),
+    ):
+        with pytest.raises(ValueError, match=pattern):
+            call()
+
+
 def test_bad_weights():
     with pytest.raises(TypeError, match="weight must be a floating-point tensor, got dtype=torch.int64"):
         magnitude_mask(torch.ones(3, dtype=torch.int64), 0.5)
@@ -91,5 +128,5 @@ def test_bad_weights():
         magnitude_mask(torch.ones(0), 0.5)
     with pytest.raises(TypeError, match="non-empty list of tensors"):
         global_magnitude_masks(torch.ones(3), 0.5)
-    with pytest.raises(ValueError, match=r"weight must be 2-D"):
-        units_to_keep(torch.ones(3), 0.5)
+    with pytest.raises(TypeError, match="non-empty list of tensors"):
+        global_magnitude_masks([], 0.5)

@@ -17,13 +17,15 @@ One file per idea, in the order of notebook 05:
   (``prune_magnitude``), folding them in (``make_permanent``), copying a masked
   model, counting zeros, and the one-shot accuracy and layer-sensitivity scans.
 - :mod:`~distill_lib.pruning.finetune` (section 3): the sparsity schedule and
-  iterative pruning with cross-entropy or distillation fine-tuning.
-- :mod:`~distill_lib.pruning.structured` (section 4): removing hidden units, and
-  timing forward passes in alternation.
+  iterative (or one-shot) pruning with cross-entropy or distillation fine-tuning.
+- :mod:`~distill_lib.pruning.structured` (section 4): removing hidden units.
+- :mod:`~distill_lib.pruning.size` (section 4): non-zero parameters and bytes, dense or CSR.
+- :mod:`~distill_lib.pruning.experiment`: per-image outcomes of one model per seed.
 - :mod:`~distill_lib.pruning.preview` (section 5): the plain function behind the
   sparsity slider.
 
-Everything public is importable from here: ``from distill_lib.pruning import prune_magnitude``.
+Timing goes through :mod:`distill_lib.timing`. Everything public is importable
+from here: ``from distill_lib.pruning import prune_magnitude``.
 
 References: S. Han, J. Pool, J. Tran, W. Dally, *Learning both Weights and
 Connections for Efficient Neural Networks*, NeurIPS 2015 (prune, retrain,
@@ -31,7 +33,7 @@ repeat); H. Li et al., *Pruning Filters for Efficient ConvNets*, ICLR 2017
 (remove whole units by the L1 norm of their weights).
 """
 
-from . import apply, finetune, masks, preview, structured
+from . import apply, experiment, finetune, masks, preview, size, structured
 from .apply import (
     accuracy_vs_sparsity,
     copy_model,
@@ -41,9 +43,19 @@ from .apply import (
     prune_magnitude,
     weight_sparsity,
 )
+from .experiment import runs_of
 from .finetune import PruneHistory, prune_and_finetune, sparsity_schedule
-from .masks import SCOPES, check_sparsity, global_magnitude_masks, magnitude_mask
-from .preview import PrunePreview, prune_preview
-from .structured import remove_hidden_units, speedup, time_forward, units_to_keep
+from .masks import SCOPES, check_sparsity, global_magnitude_masks, magnitude_mask, smallest_k_mask
+from .preview import PrunePreview, draw_preview, prune_preview
+from .size import LAYOUTS, nonzero_parameters, storage_bytes
+from .structured import remove_hidden_units, units_to_keep
 
-__all__ = [*masks.__all__, *apply.__all__, *finetune.__all__, *structured.__all__, *preview.__all__]
+__all__ = [
+    *masks.__all__,
+    *apply.__all__,
+    *finetune.__all__,
+    *structured.__all__,
+    *size.__all__,
+    *experiment.__all__,
+    *preview.__all__,
+]

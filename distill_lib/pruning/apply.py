@@ -20,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from torch import Tensor, nn
 from torch.nn.utils import prune as torch_prune
 
-from ..training import evaluate
-from .masks import _check_scope, _check_sparsities, _global_masks, _keep_mask, _scores, check_sparsity
+from .._validation import check_eval_set, check_finite_tensor
+from ..training import predict_logits
+from .masks import _check_scope, _check_sparsities, _global_masks, _scores, check_sparsity, smallest_k_mask
 
 __all__ = [
     "prunable_layers",
@@ -36,9 +37,9 @@ __all__ = [
 PRUNABLE = (nn.Linear,)
 
 
-def _check_model(model: object) -> nn.Module:
+def _check_model(model: object, name: str = "model") -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
     return model
 
 
@@ -46,11 +47,23 @@ def _current_mask(module: nn.Module) -> Tensor | None:
     return getattr(module, "weight_mask", None) if torch_prune.is_pruned(module) else None
 
 
+def _check_finite_weights(layers: dict[str, nn.Linear], name: str = "model") -> None:
+    """Every (effective) weight of the chosen layers must be finite: a NaN has no magnitude to rank."""
+    for layer_name, module in layers.items():
+        check_finite_tensor(f"{name} layer {layer_name!r} weight", module.weight, what="weights to prune")
+
+
+def _accuracy(model: nn.Module, X: Tensor, targets: Tensor) -> float:
+    """Accuracy in %, counted exactly (no float32 mean); ``model`` is put in eval mode."""
+    hits = int((predict_logits(model, X).argmax(dim=1) == targets).sum())  # (N,) -> count
+    return 100.0 * hits / len(targets)
+
+
 def prunable_layers(model: nn.Module, layers: Iterable[str] | None = None) -> dict[str, nn.Linear]:
     """The layers whose weights can be pruned: every ``nn.Linear``, by name, in model order.
 
     Args:
-        model: any module, e.g. a student from :func:`distill_lib.distillation.train_student`.
+        model: any module, e.g. a student from :func:`distill_lib.student.train_student`.
         layers: names (as in ``model.named_modules()``, e.g. ``["0", "2"]``) to
             restrict to; ``None`` means all linear layers.
 
@@ -70,8 +83,8 @@ def prunable_layers(model: nn.Module, layers: Iterable[str] | None = None) -> di
         if not found:
             raise ValueError(f"{type(model).__name__} has no nn.Linear layer to prune")
         return found
-    if isinstance(layers, str):
-        raise TypeError(f"layers must be a list of layer names, got the string {layers!r}")
+    if isinstance(layers, str) or not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be a list of layer names, got {layers!r}")
     found = {}
     for name in layers:
         if name not in modules:
@@ -107,6 +120,44 @@ def copy_model(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, memo)
 
 
+def _prune(model: nn.Module, sparsity: float, scope: str, layers: dict[str, nn.Linear] | None = None) -> dict[str, Tensor]:
+    """The unchecked core of :func:`prune_magnitude` (arguments already validated)."""
+    chosen = layers if layers is not None else prunable_layers(model)
+    scores = {name: _scores(m.weight, _current_mask(m)) for name, m in chosen.items()}  # |w|, -1 if pruned
+    if scope == "global":
+        new = _global_masks(list(scores.values()), sparsity, [m.weight.dtype for m in chosen.values()])
+        masks = dict(zip(chosen, new))
+    else:
+        masks = {name: smallest_k_mask(s, round(sparsity * s.numel())).to(chosen[name].weight.dtype)
+                 for name, s in scores.items()}
+    for name, module in chosen.items():
+        if torch_prune.is_pruned(module):
+            module.weight_mask.copy_(masks[name])  # the buffer the forward pre-hook multiplies by
+            module.weight = module.weight_orig * module.weight_mask
+        else:
+            torch_prune.custom_from_mask(module, "weight", masks[name])
+    return masks
+
+
+def _check_not_reviving(model_layers: dict[str, nn.Linear], sparsity: float, scope: str) -> None:
+    """Pruning never revives a weight: refuse a sparsity below what is already pruned."""
+    already = {name: int((_scores(m.weight, _current_mask(m)) < 0).sum()) for name, m in model_layers.items()}
+    if scope == "global":
+        total = sum(m.weight.numel() for m in model_layers.values())
+        if round(sparsity * total) < sum(already.values()):
+            raise ValueError(
+                f"sparsity={sparsity!r} is below the {sum(already.values()) / total:.4f} already pruned; "
+                "pruning never revives weights (start from an unpruned copy)"
+            )
+    else:
+        for name, m in model_layers.items():
+            if round(sparsity * m.weight.numel()) < already[name]:
+                raise ValueError(
+                    f"sparsity={sparsity!r} is below the {already[name] / m.weight.numel():.4f} that layer "
+                    f"{name!r} has already lost; pruning never revives weights (start from an unpruned copy)"
+                )
+
+
 def prune_magnitude(
     model: nn.Module,
     sparsity: float,
@@ -134,8 +185,9 @@ def prune_magnitude(
 
     Raises:
         TypeError, ValueError: see :func:`~distill_lib.pruning.check_sparsity` and
-            :func:`prunable_layers`; also ``ValueError`` if ``sparsity`` is below
-            what a layer (or the model, for ``"global"``) has already lost.
+            :func:`prunable_layers`; ``ValueError`` if a weight is NaN or infinite, or
+            ``sparsity`` is below what a layer (or the model, for ``"global"``) has
+            already lost. All checked before any mask is attached.
 
     Example::
 
@@ -147,33 +199,9 @@ def prune_magnitude(
     sparsity = check_sparsity(sparsity)
     scope = _check_scope(scope)
     chosen = prunable_layers(model, layers)
-    scores = {name: _scores(m.weight, _current_mask(m)) for name, m in chosen.items()}
-    already = {name: int((s < 0).sum()) for name, s in scores.items()}
-    if scope == "global":
-        total = sum(s.numel() for s in scores.values())
-        if round(sparsity * total) < sum(already.values()):
-            raise ValueError(
-                f"sparsity={sparsity!r} is below the {sum(already.values()) / total:.4f} already pruned; "
-                "pruning never revives weights (start from an unpruned copy)"
-            )
-        new = _global_masks(list(scores.values()), sparsity, [m.weight.dtype for m in chosen.values()])
-        masks = dict(zip(chosen, new))
-    else:
-        masks = {}
-        for name, s in scores.items():
-            if round(sparsity * s.numel()) < already[name]:
-                raise ValueError(
-                    f"sparsity={sparsity!r} is below the {already[name] / s.numel():.4f} that layer {name!r} "
-                    "has already lost; pruning never revives weights (start from an unpruned copy)"
-                )
-            masks[name] = _keep_mask(s, round(sparsity * s.numel()), chosen[name].weight.dtype)
-    for name, module in chosen.items():
-        if torch_prune.is_pruned(module):
-            module.weight_mask.copy_(masks[name])  # the buffer the forward pre-hook multiplies by
-            module.weight = module.weight_orig * module.weight_mask
-        else:
-            torch_prune.custom_from_mask(module, "weight", masks[name])
-    return masks
+    _check_finite_weights(chosen)
+    _check_not_reviving(chosen, sparsity, scope)
+    return _prune(model, sparsity, scope, chosen)
 
 
 def make_permanent(model: nn.Module) -> nn.Module:
@@ -221,42 +249,48 @@ def weight_sparsity(model: nn.Module, layers: Iterable[str] | None = None) -> fl
 def accuracy_vs_sparsity(
     model: nn.Module,
     sparsities: Sequence[float],
-    X: Tensor,
-    targets: Tensor,
     *,
+    eval_set: tuple[Tensor, Tensor],
     scope: str = "global",
 ) -> list[float]:
-    """One-shot magnitude pruning, no fine-tuning: accuracy of a pruned copy at each sparsity.
+    """One-shot magnitude pruning, no fine-tuning: accuracy in % of a pruned copy at each sparsity.
 
     ``model`` itself is not changed.
 
     Args:
         model: the trained network.
         sparsities: fractions to prune, each in ``[0, 1)``.
-        X, targets: evaluation inputs ``(N, F)`` and class indices ``(N,)``.
+        eval_set: ``(X, targets)``, inputs ``(N, F)`` and class indices ``(N,)``,
+            normally the validation set (the scan chooses sparsities).
         scope: ``"layer"`` or ``"global"``.
 
     Returns:
-        Accuracies in ``[0, 1]``, one per sparsity.
+        Accuracies in %, one per sparsity.
+
+    Example::
+
+        >>> accuracy_vs_sparsity(student, [0.0, 0.5, 0.9], eval_set=(split.X_val, split.y_val))
     """
     values = _check_sparsities(sparsities)
     scope = _check_scope(scope)
-    _check_model(model)
+    chosen = prunable_layers(model)
+    _check_finite_weights(chosen)
+    X, targets = check_eval_set(eval_set, num_classes=list(chosen.values())[-1].out_features)
     accuracies = []
     for s in values:
         pruned = copy_model(model)
-        prune_magnitude(pruned, s, scope=scope)
-        accuracies.append(evaluate(pruned, X, targets))
+        _prune(pruned, s, scope)
+        accuracies.append(_accuracy(pruned, X, targets))
     return accuracies
 
 
 def layer_sensitivity(
     model: nn.Module,
     sparsities: Sequence[float],
-    X: Tensor,
-    targets: Tensor,
+    *,
+    eval_set: tuple[Tensor, Tensor],
 ) -> dict[str, list[float]]:
-    """Sensitivity scan: prune one layer at a time, leave the rest dense.
+    """Sensitivity scan: prune one layer at a time, leave the rest dense; accuracy in %.
 
     Han et al. (2015, section 5, "Discussion") plot how accuracy drops as each
     of AlexNet's layers alone is pruned (Figure 6 of arXiv:1506.02626v3; Figure 5
@@ -266,18 +300,21 @@ def layer_sensitivity(
     Args:
         model: the trained network.
         sparsities: fractions of the one layer to prune, each in ``[0, 1)``.
-        X, targets: evaluation inputs ``(N, F)`` and class indices ``(N,)``.
+        eval_set: ``(X, targets)``, normally the validation set.
 
     Returns:
-        ``{layer name: [accuracy at each sparsity]}`` for every ``nn.Linear`` layer.
+        ``{layer name: [accuracy in % at each sparsity]}`` for every ``nn.Linear`` layer.
     """
     values = _check_sparsities(sparsities)
+    chosen = prunable_layers(model)
+    _check_finite_weights(chosen)
+    X, targets = check_eval_set(eval_set, num_classes=list(chosen.values())[-1].out_features)
     result = {}
-    for name in prunable_layers(model):
+    for name in chosen:
         accuracies = []
         for s in values:
             pruned = copy_model(model)
-            prune_magnitude(pruned, s, scope="layer", layers=[name])
-            accuracies.append(evaluate(pruned, X, targets))
+            _prune(pruned, s, "layer", {name: dict(pruned.named_modules())[name]})
+            accuracies.append(_accuracy(pruned, X, targets))
         result[name] = accuracies
     return result

@@ -3,9 +3,16 @@ r"""Iterative pruning: prune, fine-tune, repeat, with distillation as the recove
 Han et al. (2015) prune a trained network by magnitude, retrain the surviving
 weights, and repeat, raising the sparsity a little each time. The masks stay
 attached while fine-tuning (:func:`~distill_lib.pruning.prune_magnitude`), so a
-pruned weight gets no gradient and stays exactly 0. The recovery loss is
-cross-entropy on the labels or, given the teacher's logits, the distillation
-loss of notebook 03.
+pruned weight gets no gradient and stays exactly 0. The recovery loss comes from
+:func:`distill_lib.losses.make_loss`: cross-entropy on the labels (``lam = 0``) or
+the distillation loss of notebook 03 (``lam > 0``, with the teacher's logits).
+
+One-shot pruning with the same budget is the same call with one sparsity and all
+the epochs after it: ``sparsities=[0.9], epochs=len(schedule) * epochs_per_step``.
+
+The shown core (notebook 05's cell ``# Saved in distill_lib/pruning/finetune.py``)
+is :func:`_prune_and_finetune`; the public :func:`prune_and_finetune` validates
+everything first, then calls it.
 
 Reference: S. Han, J. Pool, J. Tran, W. Dally, *Learning both Weights and
 Connections for Efficient Neural Networks*, NeurIPS 2015.
@@ -14,17 +21,15 @@ Connections for Efficient Neural Networks*, NeurIPS 2015.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from torch import Tensor, nn
 
-from .._validation import check_int, check_lam, check_logits, check_real, check_targets, check_temperature
-from ..losses import cross_entropy_loss, distillation_loss
-from ..training import evaluate, fit
-from .apply import prunable_layers, prune_magnitude, weight_sparsity
+from .._validation import check_eval_set, check_int, check_lam, check_logits, check_real
+from ..losses import make_loss
+from ..training import fit
+from .apply import _accuracy, _check_finite_weights, _check_not_reviving, _prune, prunable_layers, weight_sparsity
 from .masks import _check_scope, _check_sparsities, check_sparsity
 
 __all__ = ["sparsity_schedule", "PruneHistory", "prune_and_finetune"]
@@ -60,13 +65,27 @@ def sparsity_schedule(final_sparsity: float, steps: int) -> list[float]:
 
 @dataclass
 class PruneHistory:
-    """What :func:`prune_and_finetune` measured after each step."""
+    """What :func:`prune_and_finetune` measured after each step (accuracy in %, on ``eval_set``)."""
 
-    sparsity: list[float] = field(default_factory=list)  # requested
-    achieved: list[float] = field(default_factory=list)  # fraction of weights that are exactly zero
-    accuracy_before: list[float] = field(default_factory=list)  # right after pruning
-    accuracy: list[float] = field(default_factory=list)  # after fine-tuning
-    seconds: float = 0.0
+    sparsity: list[float] = field(default_factory=list)  # achieved: fraction of weights exactly zero
+    accuracy: list[float] = field(default_factory=list)  # after fine-tuning; empty without an eval_set
+
+
+def _prune_and_finetune(
+    model: nn.Module, X: Tensor, targets: Tensor, teacher_logits: Tensor | None, loss_fn: Callable[..., Tensor], *,
+    sparsities: Sequence[float], epochs: int, lr: float, scope: str, eval_set: tuple | None, seed: int,
+) -> PruneHistory:
+    """The unchecked core of :func:`prune_and_finetune`: prune a little, fine-tune the survivors, repeat."""
+    history = PruneHistory()
+    for step, sparsity in enumerate(sparsities):
+        _prune(model, sparsity, scope)  # masks stay attached: weight = weight_orig * weight_mask
+        if epochs:  # a pruned weight's gradient is exactly 0, so Adam cannot move it
+            fit(model, X, targets, teacher_logits=teacher_logits, loss_fn=loss_fn,
+                epochs=epochs, lr=lr, seed=seed + step, progress=False, desc="fine-tune")
+        history.sparsity.append(weight_sparsity(model))
+        if eval_set is not None:
+            history.accuracy.append(_accuracy(model, *eval_set))
+    return history
 
 
 def prune_and_finetune(
@@ -76,39 +95,40 @@ def prune_and_finetune(
     *,
     sparsities: Sequence[float],
     epochs: int,
-    lr: float = 1e-3,
+    lr: float = 1e-2,
     teacher_logits: Tensor | None = None,
     temperature: float = 4.0,
-    lam: float = 0.9,
+    lam: float = 0.0,
     scope: str = "global",
-    eval_on: tuple[Tensor, Tensor] | None = None,
+    eval_set: tuple[Tensor, Tensor] | None = None,
     seed: int = 0,
 ) -> PruneHistory:
     r"""Iterative pruning (Han et al. 2015): prune, fine-tune, repeat, in place.
 
     At step ``k`` the weights are pruned by magnitude to ``sparsities[k]``
-    (:func:`~distill_lib.pruning.prune_magnitude`, which never revives a pruned
-    weight) and the surviving weights are fine-tuned for ``epochs`` full-batch
-    Adam steps (:func:`distill_lib.training.fit`). The masks stay attached
-    throughout, so the gradient of every pruned weight is zero and it stays exactly 0.
+    (never reviving a pruned weight) and the surviving weights are fine-tuned for
+    ``epochs`` full-batch Adam steps (:func:`distill_lib.training.fit`). The masks
+    stay attached throughout, so every pruned weight stays exactly 0.
 
-    The recovery loss is cross-entropy on ``targets`` or, if ``teacher_logits``
-    are given, the distillation loss of notebook 03:
-    ``(1 - lam) * CE + lam * T**2 * KL(teacher_T || student_T)``.
+    The recovery loss is :func:`distill_lib.losses.make_loss` ``(temperature, lam)``:
+    cross-entropy on ``targets`` when ``lam = 0``, else
+    ``(1 - lam) * CE + lam * T**2 * KL(teacher_T || student_T)`` with ``teacher_logits``.
 
     Args:
         model: the trained network to prune (modified in place; the masks are left attached).
-        X: training inputs ``(N, F)``.
+        X: training inputs ``(N, F)``, finite.
         targets: class indices ``(N,)``.
-        sparsities: non-decreasing fractions in ``[0, 1)``, e.g. :func:`sparsity_schedule`.
-        epochs: fine-tuning epochs per step (>= 0; 0 is one-shot pruning).
-        lr: Adam's learning rate for fine-tuning (> 0).
-        teacher_logits: the teacher's logits on ``X``, ``(N, C)``; ``None`` fine-tunes on labels.
-        temperature, lam: the distillation loss's ``T`` (> 0) and ``λ`` (in ``[0, 1]``); checked
-            even when ``teacher_logits`` is ``None`` (they are unused then).
+        sparsities: non-decreasing fractions in ``[0, 1)``, e.g. :func:`sparsity_schedule`;
+            one sparsity is one-shot pruning followed by ``epochs`` of fine-tuning.
+        epochs: fine-tuning epochs per step (>= 0; 0 measures pruning alone).
+        lr: Adam's learning rate for fine-tuning (finite, > 0).
+        teacher_logits: the teacher's logits on ``X``, ``(N, C)``; required when ``lam > 0``,
+            unused when ``lam = 0``.
+        temperature, lam: the distillation loss's ``T`` (> 0) and ``λ`` (in ``[0, 1]``).
         scope: ``"global"`` or ``"layer"``.
-        eval_on: ``(X_eval, y_eval)`` to measure accuracy after each step (default: ``(X, targets)``).
-        seed: seeds the fine-tuning (step ``k`` uses ``seed + k``).
+        eval_set: ``(X_eval, targets_eval)`` to measure accuracy after each step (normally the
+            validation set), or ``None``.
+        seed: seeds the fine-tuning (step ``k`` uses ``seed + k``), >= 0.
 
     Shape:
         X ``(N, F)``, targets ``(N,)``, teacher_logits ``(N, C)`` with ``C`` the model's outputs.
@@ -117,15 +137,17 @@ def prune_and_finetune(
         A :class:`PruneHistory`, one entry per step.
 
     Raises:
-        TypeError, ValueError: any argument out of range (``temperature`` and ``lam`` included,
-            with or without a teacher), ``sparsities`` decreasing, or
-            ``teacher_logits`` not ``(N, C)``; all checked before the first weight is pruned.
+        TypeError, ValueError: any argument out of range, ``sparsities`` decreasing or below what
+            the model has already lost, a NaN or infinite weight, input or teacher logit,
+            ``lam > 0`` without ``teacher_logits``; all checked before the first weight is pruned
+            (the model's weights, masks and train/eval mode are untouched on error).
 
     Example::
 
         >>> history = prune_and_finetune(student, split.X_train, split.y_train,
-        ...     sparsities=sparsity_schedule(0.9, 5), epochs=50, teacher_logits=teacher_logits)
-        >>> history.achieved[-1]   # round(0.9 * 9472) / 9472 of the 64-128-10 student's weights
+        ...     sparsities=sparsity_schedule(0.9, 5), epochs=40, lr=0.03,
+        ...     teacher_logits=teacher_logits, lam=0.9, eval_set=(split.X_val, split.y_val))
+        >>> history.sparsity[-1]   # round(0.9 * 9472) / 9472 of the 64-128-10 student's weights
         0.9000211148648649
     """
     values = _check_sparsities(sparsities)
@@ -133,52 +155,31 @@ def prune_and_finetune(
         raise ValueError(f"sparsities={values} must not decrease: pruning never revives weights")
     epochs = check_int("epochs", epochs, low=0)
     scope = _check_scope(scope)
-    # Checked even without a teacher (then they are unused): a bad value is a caller's mistake either way.
-    temperature = check_temperature(temperature)
+    loss_fn = make_loss(temperature=temperature, lam=lam)  # checks temperature and lam
     lam = check_lam(lam)
     lr = check_real("lr", lr)
     if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr={lr!r} must be a finite number > 0 (Adam's learning rate)")
+        raise ValueError(f"lr={lr!r} is out of range; allowed: a finite number > 0 (Adam's learning rate)")
     seed = check_int("seed", seed, low=0)
-    # Check everything before the first weight is pruned: the model is modified in place.
-    num_classes = list(prunable_layers(model).values())[-1].out_features
-    if not isinstance(X, Tensor) or X.ndim != 2 or not X.is_floating_point():
-        raise TypeError(f"X must be a floating-point tensor of shape (N, F), got {X!r:.60}")
-    if len(X) == 0:
-        raise ValueError("X is empty; need at least one training example")
-    check_targets(targets, len(X), num_classes)  # (N,)
-    if teacher_logits is None:
-        loss_fn, extras = cross_entropy_loss, {}
-    else:
+    layers = prunable_layers(model)
+    _check_finite_weights(layers)
+    _check_not_reviving(layers, values[0], scope)
+    num_classes = list(layers.values())[-1].out_features
+    X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=num_classes)
+    if lam > 0:
+        if teacher_logits is None:
+            raise ValueError(f"lam={lam} distils from a teacher: give teacher_logits (N, C), or lam=0 for cross-entropy")
         check_logits("teacher_logits", teacher_logits)
-        if len(teacher_logits) != len(X):
-            raise ValueError(f"teacher_logits has {len(teacher_logits)} rows but X has {len(X)}; they must match")
-        if teacher_logits.shape[1] != num_classes:
+        if teacher_logits.shape != (len(X), num_classes):
             raise ValueError(
-                f"teacher_logits has {teacher_logits.shape[1]} columns but the model has {num_classes} outputs; "
-                "they must match"
+                f"teacher_logits has shape {tuple(teacher_logits.shape)}; it must be ({len(X)}, {num_classes}): "
+                "one row per row of X, one column per output of the model"
             )
-        loss_fn = partial(distillation_loss, temperature=temperature, lam=lam)
-        extras = {"teacher_logits": teacher_logits}
-    if eval_on is None:
-        X_eval, y_eval = X, targets
     else:
-        if not isinstance(eval_on, (tuple, list)) or len(eval_on) != 2:
-            raise TypeError(f"eval_on must be a pair (X_eval, y_eval), got {type(eval_on).__name__}")
-        X_eval, y_eval = eval_on
-        if not isinstance(X_eval, Tensor) or X_eval.shape[1:] != X.shape[1:] or not X_eval.is_floating_point():
-            raise TypeError(f"eval_on[0] must be a floating-point tensor of shape (M, {X.shape[1]}), like X")
-        check_targets(y_eval, len(X_eval), num_classes, name="eval_on[1]")
-    history = PruneHistory()
-    start = time.perf_counter()
-    for k, s in enumerate(values):
-        prune_magnitude(model, s, scope=scope)
-        history.sparsity.append(s)
-        history.accuracy_before.append(evaluate(model, X_eval, y_eval))
-        if epochs:
-            fit(model, X, targets, loss_fn=loss_fn, epochs=epochs, lr=lr, seed=seed + k,
-                progress=False, desc="fine-tune", **extras)
-        history.achieved.append(weight_sparsity(model))
-        history.accuracy.append(evaluate(model, X_eval, y_eval))
-    history.seconds = time.perf_counter() - start
-    return history
+        teacher_logits = None  # cross-entropy does not use them
+    if eval_set is not None:
+        eval_set = check_eval_set(eval_set, num_classes=num_classes)
+        if eval_set[0].shape[1] != X.shape[1]:
+            raise ValueError(f"eval_set[0] has {eval_set[0].shape[1]} features but X has {X.shape[1]}; they must match")
+    return _prune_and_finetune(model, X, targets, teacher_logits, loss_fn, sparsities=values, epochs=epochs,
+                               lr=lr, scope=scope, eval_set=eval_set, seed=seed)

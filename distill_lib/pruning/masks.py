@@ -20,6 +20,11 @@ with ``scope="global"`` layers are concatenated in the order of
 below every other weight, so pruning again never revives a weight.
 PyTorch's ``l1_unstructured`` ranks with ``torch.topk``, whose order among ties
 is unspecified; without ties the two give identical masks (the tests check it).
+Notebook 05's appendix shows a threshold missing the count when weights tie.
+
+The shown core (notebook 05's cell ``# Saved in distill_lib/pruning/masks.py``)
+is :func:`smallest_k_mask` and :func:`_magnitude_mask`; the public
+:func:`magnitude_mask` validates its input, then calls it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from torch import Tensor
 
 from .._validation import check_finite_tensor, check_real
 
-__all__ = ["SCOPES", "check_sparsity", "magnitude_mask", "global_magnitude_masks"]
+__all__ = ["SCOPES", "check_sparsity", "smallest_k_mask", "magnitude_mask", "global_magnitude_masks"]
 
 #: ``"layer"``: every layer loses the same fraction; ``"global"``: one threshold for all layers.
 SCOPES = ("layer", "global")
@@ -48,13 +53,13 @@ def check_sparsity(sparsity: object, name: str = "sparsity") -> float:
     return value
 
 
-def _check_sparsities(sparsities: object) -> list[float]:
+def _check_sparsities(sparsities: object, name: str = "sparsities") -> list[float]:
     """Validate a non-empty list of fractions, each in ``[0, 1)``; errors name the index."""
     if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, Iterable):
-        raise TypeError(f"sparsities must be a list of fractions, got {type(sparsities).__name__}")
-    values = [check_sparsity(s, f"sparsities[{i}]") for i, s in enumerate(sparsities)]
+        raise TypeError(f"{name} must be a list of fractions, got {type(sparsities).__name__}")
+    values = [check_sparsity(s, f"{name}[{i}]") for i, s in enumerate(sparsities)]
     if not values:
-        raise ValueError("sparsities is empty; give at least one fraction in [0, 1)")
+        raise ValueError(f"{name} is empty; give at least one fraction in [0, 1)")
     return values
 
 
@@ -64,21 +69,29 @@ def _check_scope(scope: object) -> str:
     return scope  # type: ignore[return-value]
 
 
-# ---------------------------------------------------------------- ranking
+# ---------------------------------------------------------------- the core (shown in notebook 05)
 
 
-def _keep_mask(scores: Tensor, k: int, dtype: torch.dtype) -> Tensor:
-    """1 everywhere except the ``k`` lowest ``scores`` (stable: earlier index first among ties)."""
+def smallest_k_mask(scores: Tensor, k: int) -> Tensor:
+    """A mask of ``scores``' shape: 0.0 at the ``k`` smallest scores (earlier index first among ties), 1.0 elsewhere."""
     flat = scores.reshape(-1)  # (n,)
-    mask = torch.ones(flat.numel(), dtype=dtype)
-    if k:
-        order = torch.argsort(flat, stable=True)  # (n,) ascending
-        mask[order[:k]] = 0
+    order = torch.argsort(flat, stable=True)  # (n,) ascending; equal scores keep their index order
+    mask = torch.ones_like(flat)
+    mask[order[:k]] = 0.0  # prune the k smallest
     return mask.reshape(scores.shape)
 
 
+def _magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:
+    """The unchecked core of :func:`magnitude_mask`: prune exactly round(sparsity * n) of the smallest |w|."""
+    k = round(sparsity * weight.numel())  # Python's round: half to even, as in torch.nn.utils.prune
+    return smallest_k_mask(weight.detach().abs(), k).to(weight.dtype)
+
+
+# ---------------------------------------------------------------- ranking with earlier masks
+
+
 def _scores(weight: Tensor, previous_mask: Tensor | None) -> Tensor:
-    """``|w|``, with weights that are already pruned ranked below everything (score -1)."""
+    """``|w|`` in float64, with weights that are already pruned ranked below everything (score -1)."""
     scores = weight.detach().abs().to(torch.float64)
     if previous_mask is not None:
         scores = scores.masked_fill(previous_mask.detach() == 0, -1.0)
@@ -88,7 +101,7 @@ def _scores(weight: Tensor, previous_mask: Tensor | None) -> Tensor:
 def _global_masks(scores: list[Tensor], sparsity: float, dtypes: list[torch.dtype]) -> list[Tensor]:
     """Prune the ``round(sparsity * N)`` lowest scores over all tensors, concatenated in order."""
     flat = torch.cat([s.reshape(-1) for s in scores])  # (N,)
-    mask = _keep_mask(flat, round(sparsity * flat.numel()), torch.float64)
+    mask = smallest_k_mask(flat, round(sparsity * flat.numel()))  # (N,)
     masks, start = [], 0
     for s, dtype in zip(scores, dtypes):
         masks.append(mask[start : start + s.numel()].reshape(s.shape).to(dtype))
@@ -96,7 +109,7 @@ def _global_masks(scores: list[Tensor], sparsity: float, dtypes: list[torch.dtyp
     return masks
 
 
-# ---------------------------------------------------------------- masks
+# ---------------------------------------------------------------- public, validated
 
 
 def magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:
@@ -129,8 +142,7 @@ def magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:
     """
     check_finite_tensor("weight", weight, what="weights")
     sparsity = check_sparsity(sparsity)
-    k = round(sparsity * weight.numel())
-    return _keep_mask(_scores(weight, None), k, weight.dtype)
+    return _magnitude_mask(weight, sparsity)
 
 
 def global_magnitude_masks(weights: Sequence[Tensor], sparsity: float) -> list[Tensor]:
