@@ -87,7 +87,9 @@ class Difference(Interval):
         return bool(self.p_value < 1 - LEVEL)
 
     def __str__(self) -> str:
-        return f"{self.mean:+.2f} points [{self.low:+.2f}, {self.high:+.2f}], p = {self.p_value:.3g}"
+        # A bootstrap p of 0 only means "below 1 / n_resamples": report it as a bound.
+        p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3g}"
+        return f"{self.mean:+.2f} points [{self.low:+.2f}, {self.high:+.2f}], {p}"
 
 
 def _as_values(name: str, values: object) -> np.ndarray:

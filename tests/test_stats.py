@@ -164,3 +164,8 @@ def test_table_has_one_row_per_arm_with_its_interval():
 def test_interval_contains_its_mean(values):
     iv = over_seeds(values)
     assert iv.low <= iv.mean + 1e-9 and iv.mean <= iv.high + 1e-9
+
+
+def test_difference_prints_a_tiny_p_as_a_bound():
+    assert str(Difference(2.0, 1.0, 3.0, 5, 0.0, "bootstrap")).endswith("p < 0.001")
+    assert str(Difference(2.0, 1.0, 3.0, 5, 0.0312, "bootstrap")).endswith("p = 0.0312")
