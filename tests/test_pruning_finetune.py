@@ -132,6 +132,7 @@ def bad_calls(X, y, teacher_logits):
         (TypeError, r"eval_set must be a tuple \(X, targets\), got Tensor", dict(ok, eval_set=X)),
         (ValueError, r"eval_set\[1\] \(targets\) must have shape \(64,\)", dict(ok, eval_set=(X, y[:3]))),
         (ValueError, r"scope='all' is not allowed", dict(ok, scope="all")),
+        (ValueError, r"X has 63 features per row but the model's first layer takes 64", dict(ok, X=X[:, :63])),
     ]
 
 

@@ -166,6 +166,9 @@ def prune_and_finetune(
     _check_not_reviving(layers, values[0], scope)
     num_classes = list(layers.values())[-1].out_features
     X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=num_classes)
+    first = next(iter(layers.values()))
+    if X.shape[1] != first.in_features:
+        raise ValueError(f"X has {X.shape[1]} features per row but the model's first layer takes {first.in_features}")
     if lam > 0:
         if teacher_logits is None:
             raise ValueError(f"lam={lam} distils from a teacher: give teacher_logits (N, C), or lam=0 for cross-entropy")
