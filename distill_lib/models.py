@@ -50,19 +50,40 @@ def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars, e.g. 64*256 + 256 + 256*256 + 256 + 256*10 + 10 for the teacher."""
+    """Number of trainable scalars, e.g. 64*256 + 256 + 256*256 + 256 + 256*10 + 10 for the teacher.
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+    """
+    _check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def size_in_bytes(model: nn.Module) -> int:
-    """Bytes held by the model's parameters and buffers in memory (numel * element size)."""
+    """Bytes held by the model's parameters and buffers in memory (numel * element size).
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+    """
+    _check_model(model)
     tensors = list(model.parameters()) + list(model.buffers())
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def serialized_size(model: nn.Module) -> int:
-    """Bytes of ``torch.save(model.state_dict())``: what a checkpoint on disk costs."""
+    """Bytes of ``torch.save(model.state_dict())``: what a checkpoint on disk costs.
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+    """
+    _check_model(model)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes

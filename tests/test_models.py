@@ -46,3 +46,11 @@ def test_serialized_size_is_close_to_raw_bytes():
 def test_mlp_bad_input(sizes, dropout, error, pattern):
     with pytest.raises(error, match=pattern):
         mlp(sizes, dropout)
+
+
+def test_size_helpers_refuse_what_is_not_a_module():
+    from distill_lib.models import count_parameters, serialized_size, size_in_bytes
+
+    for fn in (count_parameters, size_in_bytes, serialized_size):
+        with pytest.raises(TypeError, match="model must be a torch.nn.Module, got dict"):
+            fn({"0.weight": torch.zeros(2, 2)})
