@@ -51,7 +51,16 @@ _VAL_FRACTION = 0.2
 
 
 def digits_checksum(pixels: np.ndarray, labels: np.ndarray) -> str:
-    """SHA-256 of ``pixels`` and ``labels`` as uint8 bytes (the data card's checksum)."""
+    """SHA-256 of ``pixels`` and ``labels`` as uint8 bytes (the data card's checksum).
+
+    Raises:
+        ValueError: ``pixels`` not ``(N, 64)`` or ``labels`` not ``(N,)``.
+    """
+    pixels, labels = np.asarray(pixels), np.asarray(labels)
+    if pixels.ndim != 2 or pixels.shape[1] != NUM_FEATURES:
+        raise ValueError(f"pixels must have shape (N, {NUM_FEATURES}), got {pixels.shape}")
+    if labels.shape != (len(pixels),):
+        raise ValueError(f"labels must have shape ({len(pixels)},), one per image, got {labels.shape}")
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())

@@ -159,3 +159,10 @@ def test_digits_match_scikit_learn():
     bunch = sk_load_digits()
     assert np.array_equal((X * 16).round().numpy().astype(np.int64), bunch.data.astype(np.int64))
     assert np.array_equal(y.numpy(), bunch.target)
+
+
+def test_digits_checksum_bad_shapes():
+    with pytest.raises(ValueError, match=r"pixels must have shape \(N, 64\), got \(3, 8, 8\)"):
+        digits_checksum(np.zeros((3, 8, 8)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"labels must have shape \(3,\), one per image, got \(2,\)"):
+        digits_checksum(np.zeros((3, 64)), np.zeros(2))
