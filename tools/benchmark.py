@@ -145,7 +145,7 @@ def bare_loop(model: torch.nn.Module, X: torch.Tensor, targets: torch.Tensor, ep
 
 def fit_overhead(full: bool) -> list[Figure]:
     """``speedup(bare loop, fit)`` for a small and a large MLP, one thread."""
-    repeats, min_run_time, epochs = (11, 0.5, 20) if full else (7, 0.3, 20)
+    repeats, min_run_time, epochs = (11, 1.0, 20) if full else (7, 0.5, 20)
     split = load_split()
     X, targets = split.X_train, split.y_train
     print(f"\n== fit() against a bare PyTorch loop: {epochs} full-batch Adam steps per call on {tuple(X.shape)}, "
