@@ -31,7 +31,7 @@ __all__ = ["SCRATCH_AUGMENT_COPIES", "SCRATCH_LABEL_SMOOTHING", "ScratchChoice",
 #: Candidate augmentation for the scratch student: none, or the teacher's 9 jittered copies.
 SCRATCH_AUGMENT_COPIES: tuple[int, ...] = (0, 9)
 #: Candidate label smoothing for the scratch student.
-SCRATCH_LABEL_SMOOTHING: tuple[float, ...] = (0.0, 0.1, 0.2)
+SCRATCH_LABEL_SMOOTHING: tuple[float, ...] = (0.0, 0.15, 0.3)
 
 
 class ScratchChoice(NamedTuple):
@@ -77,7 +77,7 @@ def choose_scratch_recipe(
 
         >>> choice = choose_scratch_recipe(split.X_train, split.y_train, (split.X_val, split.y_val))
         >>> choice.recipe
-        {'augment_copies': 9, 'label_smoothing': 0.1}
+        {'augment_copies': 9, 'label_smoothing': 0.3}
     """
     seeds = check_seeds(seeds)
     eval_set = check_eval_set(eval_set)
