@@ -1,4 +1,4 @@
-r"""Transfer sets and their loss (notebook 03, sections 5-8).
+r"""Transfer sets (notebook 03, sections 1.1 and 4-11).
 
 A **transfer set** is what the student is distilled on: inputs, the teacher's logits on
 them, and labels where we have them. Unlabelled rows carry the target
