@@ -59,6 +59,13 @@ def _choose_bias(val_logits, y_val, digit, biases):
     return float(biases[index]), accuracy
 
 
+def _apply_bias(logits, digit, bias):
+    """The correction: ``bias`` added to the logit of ``digit``, every other logit unchanged."""
+    shifted = logits.clone()
+    shifted[:, digit] += bias  # (N, C)
+    return shifted
+
+
 def _check_val(val_logits: object, y_val: object, digit: object) -> int:
     check_logits("val_logits", val_logits)
     num_classes = val_logits.shape[1]
@@ -241,8 +248,7 @@ def omitted_class_experiment(
         chosen, curves, corrected, aurocs, margins = [], [], [], [], []
         for student, z_val in zip(students, val_logits[name]):
             bias, curve = _choose_bias(z_val, split.y_val, digit, biases)
-            test_logits = predict_logits(student, split.X_test)  # (N_test, C)
-            test_logits[:, digit] += bias  # the correction
+            test_logits = _apply_bias(predict_logits(student, split.X_test), digit, bias)  # (N_test, C)
             corrected.append(test_logits.argmax(dim=1))
             aurocs.append(one_vs_rest_auroc(test_logits[:, digit], split.y_test == digit))
             others = torch.cat([test_logits[:, :digit], test_logits[:, digit + 1:]], dim=1)  # (N_test, C - 1)
