@@ -55,7 +55,7 @@ test: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
 
-## Print the speed figures with their spread (about 3 minutes; FULL=1: the long run).
+## Print the speed figures with their spread (1-2 minutes; FULL=1: the long run, 10-15 minutes).
 benchmark: $(STAMP)
 	$(BIN)/python tools/benchmark.py $(if $(filter 1 yes true,$(FULL)),--full)
 
