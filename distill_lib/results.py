@@ -120,13 +120,3 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
                 results.update(json.loads(payload) if isinstance(payload, str) else payload)
     return results
 
-
-def __getattr__(name: str) -> Any:
-    # A pointer for code written before the runner moved out of the library (issue 7).
-    if name == "execute_notebook":
-        raise ImportError(
-            "distill_lib.results.execute_notebook moved to tools/notebook_runner.py: in a test, use the "
-            "session-scoped run_notebook fixture (tests/conftest.py), or `from tools.notebook_runner import "
-            "execute_notebook` (the root conftest.py puts the repository root on sys.path)"
-        )
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
