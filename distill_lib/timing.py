@@ -9,6 +9,10 @@ alternating their measurements (A, B, A, B, ...): a machine that slows down for 
 while (another process, a frequency change) slows both, and the ratio of each pair
 stays fair. Spread is reported as the min and max of the per-pair ratios; shared
 machines are noisy, so tests never assert on these numbers.
+
+**The drop rule**, also stated once: a figure whose repeats span more than a factor of
+:data:`MAX_SPREAD` (max / min) says more about the machine at that moment than about the
+code; it is printed as *dropped*, with its range, not as a number (:attr:`Speedup.meaningful`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import torch.utils.benchmark as benchmark
 
 from ._validation import check_int, check_real
 
-__all__ = ["Timing", "Speedup", "measure", "speedup"]
+__all__ = ["MAX_SPREAD", "Timing", "Speedup", "measure", "speedup"]
+
+#: Repeats spanning more than this factor (max / min) make a figure meaningless: it is dropped.
+MAX_SPREAD: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,23 @@ class Speedup:
         return max(self.ratios)
 
     @property
+    def spread(self) -> float:
+        """``max / min`` of the ratios: 1.1 means the repeats agree within 10 %."""
+        return self.high / self.low
+
+    @property
+    def meaningful(self) -> bool:
+        """The drop rule: the repeats span at most a factor of :data:`MAX_SPREAD`."""
+        return self.spread <= MAX_SPREAD
+
+    @property
     def consistent(self) -> bool:
         """Whether every repeat agrees on which is faster (all ratios > 1, or all < 1)."""
         return self.low > 1.0 or self.high < 1.0
 
     def __str__(self) -> str:
+        if not self.meaningful:
+            return f"dropped (repeats span {self.low:.2f}x to {self.high:.2f}x: too noisy to mean anything)"
         return f"{self.median:.2f}x (min {self.low:.2f}, max {self.high:.2f} over {len(self.ratios)} repeats)"
 
 

@@ -41,3 +41,10 @@ def test_rejects_non_callables():
         speedup(1, lambda: None)
     with pytest.raises(TypeError, match="fn must be a callable"):
         measure(None)
+
+
+def test_the_drop_rule():
+    assert Speedup((1.0, 1.5, 2.0), 1.0, 1.0).meaningful  # spread exactly 2: kept
+    noisy = Speedup((0.5, 1.0, 1.5), 1.0, 1.0)
+    assert noisy.spread == 3.0 and not noisy.meaningful
+    assert str(noisy).startswith("dropped")

@@ -40,7 +40,6 @@ from distill_lib.timing import Speedup, measure, speedup
 from distill_lib.training import predict_logits
 
 #: A speed ratio whose repeats span more than this factor (max / min) is not printed as a figure.
-MAX_RATIO_SPREAD = 2.0
 
 
 def quantized_student(seed: int = 0):
@@ -92,8 +91,8 @@ def kernel_agreement(split, student, q8) -> None:
 
 
 def describe(s: Speedup) -> str:
-    if s.high / s.low > MAX_RATIO_SPREAD:
-        return f"dropped (repeats span {s.low:.2f}x to {s.high:.2f}x: too noisy to mean anything)"
+    if not s.meaningful:
+        return str(s)
     verdict = "int8 faster" if s.low > 1 else "int8 slower" if s.high < 1 else "no consistent direction"
     return f"{s}  -> {verdict}"
 

@@ -50,10 +50,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from distill_lib.data import load_split  # noqa: E402
 from distill_lib.models import mlp  # noqa: E402
-from distill_lib.timing import speedup  # noqa: E402
+from distill_lib.timing import MAX_SPREAD, speedup  # noqa: E402
 from distill_lib.training import fit, set_seed  # noqa: E402
 
-MAX_SPREAD = 2.0  # max / min above this: the figure is dropped (as in tools/bench_nb04.py, bench_nb05.py)
 DEFAULT_BENCH_BUDGET = 30.0  # seconds a bench module's default run may take
 EXPECTED_BENCHES = ("bench_nb02", "bench_nb03", "bench_nb04", "bench_nb05")  # what the README promises
 NOTEBOOK_RUNS = 3  # executions per notebook with --full
