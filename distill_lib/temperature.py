@@ -462,7 +462,7 @@ class TemperatureFigure:
         self.ax_bars.set_xlabel("class")
         self.ax_bars.set_ylabel("probability")
         # What changes is "animated": left out of the full draw and redrawn alone on each call.
-        self.digit = ax_image.imshow(images[0].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1, animated=True)
+        self.digit = ax_image.imshow(images[0].reshape(8, 8).numpy(), cmap="gray_r", vmin=0, vmax=1, animated=True)
         self.bars = self.ax_bars.bar(range(c), [0.0] * c, animated=True)
         self.title = self.ax_bars.set_title("", animated=True)
         self.canvas.draw()
@@ -474,7 +474,7 @@ class TemperatureFigure:
 
         view = temperature_view(self.teacher_logits, index, temperature)  # checks index and temperature
         label = int(self.targets[index])
-        self.digit.set_data(self.images[index].reshape(8, 8))
+        self.digit.set_data(self.images[index].reshape(8, 8).numpy())
         for k, (bar, p) in enumerate(zip(self.bars, view.probabilities)):
             bar.set_height(p)
             bar.set_color("C3" if k == label else "C0")
