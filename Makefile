@@ -10,6 +10,8 @@
 #                  make test TORCH_INDEX=cpu
 #   PIP_ARGS     extra arguments for every `pip install` (a mirror, --no-cache-dir, ...)
 #   FULL=1       make benchmark: the long run (every notebook timed, more repeats)
+#   NB           make handouts: only these notebooks, by number: make handouts NB="02 04"
+#   SRC          make handouts: the folder of notebooks (default notebooks; SRC=release: the student release)
 #   PYTHON       the interpreter that builds .venv (default python3)
 PYTHON      ?= python3
 LAB_ARGS    ?=
@@ -27,7 +29,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher clean
+.PHONY: help lab test run benchmark teacher clean handouts
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -54,6 +56,10 @@ test: $(STAMP)
 ## Execute every notebook headless into build/ and print a table of timings.
 run: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
+
+## Handouts: each executed notebook as one offline HTML file and a PDF in build/handouts/ (NB="02 04", SRC=release).
+handouts: $(STAMP)
+	$(BIN)/python tools/handouts.py $(NB) $(if $(SRC),--src $(SRC))
 
 ## Print the speed figures with their spread (1-2 minutes; FULL=1: the long run, 10-15 minutes).
 benchmark: $(STAMP)
