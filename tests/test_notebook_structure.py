@@ -77,8 +77,54 @@ def test_calls_the_library_and_checks_exercises(path):
         f"{path.name} redefines library names {redefined} outside a '# Saved in distill_lib/...' cell: "
         "import them, or show the library's code in a saved cell"
     )
-    turn = next(i for i, c in enumerate(code) if "YOUR TURN: begin" in c)
-    assert any("assert" in c for c in code[turn + 1 :]), f"{path.name}: no asserting check cell after 'Your turn'"
+
+
+# nbgrader's cell metadata, schema 3 (nbgrader/nbgraderformat/v3.json): these keys only.
+NBGRADER_KEYS = {"schema_version", "grade", "locked", "solution", "task", "grade_id", "points", "checksum", "cell_type"}
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_are_marked_for_nbgrader(path):
+    """Each "Your turn" cell is an nbgrader solution cell, followed by a locked, asserting check cell."""
+    cells = load(path)["cells"]
+    number = path.name[:2]
+    solutions = [i for i, c in enumerate(cells) if (nbgrader(c) or {}).get("solution")]
+    if not solutions and any("YOUR TURN: begin" in "".join(c["source"]) for c in cells):
+        pytest.xfail(f"{path.name} still has the old hidden-reference exercise: not converted to nbgrader markers yet")
+    assert solutions, f"{path.name}: no 'Your turn' cell marked as an nbgrader solution cell"
+    ids = []
+    for k, i in enumerate(solutions, start=1):
+        turn, check = cells[i], cells[i + 1] if i + 1 < len(cells) else {}
+        assert turn["cell_type"] == "code"
+        assert nbgrader(turn) == {"solution": True, "grade": False, "locked": False, "task": False,
+                                  "grade_id": f"{number}-your-turn-{k}", "schema_version": 3}, (path.name, i)
+        assert nbgrader(check) == {"solution": False, "grade": True, "locked": True, "task": False, "points": 1,
+                                   "grade_id": f"{number}-check-{k}", "schema_version": 3}, (
+            f"{path.name}: the cell after 'Your turn' cell {i} must be its check cell")
+        assert "assert " in "".join(check["source"]), f"{path.name}: check cell {i + 1} does not assert"
+        ids += [nbgrader(turn)["grade_id"], nbgrader(check)["grade_id"]]
+    assert len(ids) == len(set(ids))
+    for i, cell in enumerate(cells):
+        meta = nbgrader(cell)
+        if meta is not None:  # what nbgrader's validator checks
+            assert set(meta) <= NBGRADER_KEYS and {"schema_version", "grade", "locked", "solution"} <= set(meta), (path.name, i)
+            assert re.fullmatch(r"[a-zA-Z0-9_\-]+", meta.get("grade_id", "")), (path.name, i)
+            assert ("points" in meta) == meta["grade"], (path.name, i)
+        lines = [line.strip() for line in "".join(cell["source"]).split("\n")]
+        begins, ends = lines.count(BEGIN), lines.count(END)
+        assert begins == ends, f"{path.name} cell {i}: {begins} BEGIN SOLUTION but {ends} END SOLUTION"
+        if begins:
+            assert (meta or {}).get("solution"), f"{path.name} cell {i}: a solution region outside a solution cell"
+            region = lines[lines.index(BEGIN) + 1 : lines.index(END)]
+            assert any(line.startswith("#> ") for line in region), (
+                f"{path.name} cell {i}: the solution region has no '#> ' stub line for the student release")
+        assert "hidden" not in cell.get("metadata", {}).get("tags", []), (
+            f"{path.name} cell {i}: hidden reference solutions are gone; put the solution between the markers")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
