@@ -298,7 +298,8 @@ def export_pdf(htmls: list[Path], *, executable: str = CHROMIUM) -> list[tuple[P
 
 
 def notebooks(source: Path, prefixes: list[str]) -> list[Path]:
-    paths = sorted(source.glob("[0-9][0-9]_*.ipynb"))
+    """The ``NN_topic.ipynb`` files in ``source`` (or in ``source/notebooks/``), filtered by prefix."""
+    paths = sorted(source.glob("[0-9][0-9]_*.ipynb")) or sorted(source.glob("notebooks/[0-9][0-9]_*.ipynb"))
     return [p for p in paths if not prefixes or any(p.name.startswith(x) for x in prefixes)]
 
 
