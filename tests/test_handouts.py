@@ -138,3 +138,35 @@ def test_pdf_is_a_printed_page_with_the_figures(exported, tmp_path):
     red = ((pixels[..., 0] > 0.6) & (pixels[..., 1] < 0.4) & (pixels[..., 2] < 0.4)).mean()  # the C3 line / bars
     assert ink > 0.01, f"page 1 is almost blank ({ink:.1%} of pixels inked)"
     assert red > 0, "page 1 shows no red pixel: the figure is missing"
+
+
+def _widget_notebook():
+    """A saved live widget: its view, its static PNG, and the widget state a kernel run stores."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    view = {"model_id": "abc123", "version_major": 2, "version_minor": 0}
+    nb = new_notebook(cells=[new_code_cell("display(box)", outputs=[new_output(
+        "display_data", data={handouts.WIDGET_VIEW: view, "image/png": png, "text/plain": "live figure"})])])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {"abc123": {"model_name": "VBoxModel", "model_module": "@jupyter-widgets/controls",
+                             "model_module_version": "2.0.0", "state": {}}},
+        "version_major": 2, "version_minor": 0}}
+    return nb, png
+
+
+def test_saved_widget_state_does_not_hide_the_static_view(tmp_path):
+    nb, png = _widget_notebook()
+    path = tmp_path / "02_w.ipynb"
+    nbformat.write(nb, path)
+    handout = handouts.export_html(path, tmp_path / "w.html")
+    html = handout.html.read_text(encoding="utf-8")
+    assert (handout.figures, handout.widget_views, handout.embedded) == (1, 1, 1) and handout.problem == ""
+    assert f"data:image/png;base64,{png}" in html and "widget-view+json" not in html
+
+
+def test_make_handouts_passes_nb_and_src():
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    root = handouts.ROOT
+    out = subprocess.run(["make", "-n", "-C", str(root), "handouts", "NB=02 04", "SRC=release"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "tools/handouts.py 02 04 --src release" in out
