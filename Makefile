@@ -29,7 +29,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher clean handouts
+.PHONY: help lab test run benchmark teacher clean handouts browser-test
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -53,6 +53,10 @@ endif
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
+## Only the browser tests: each widget notebook in JupyterLab in headless Chromium (apt-get install chromium).
+browser-test: $(STAMP)
+	$(BIN)/python -m pytest -m browser tests/browser
+
 ## Execute every notebook headless into build/ and print a table of timings.
 run: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
@@ -75,6 +79,6 @@ clean:
 
 ## Print the commands and their options.
 help:
-	@grep -E '^## |^[a-z]+:' Makefile | sed -n 'N;s/^## \(.*\)\n\([a-z]*\):.*/  make \2\t\1/p' | expand -t 18
+	@grep -E '^## |^[a-z-]+:' Makefile | sed -n 'N;s/^## \(.*\)\n\([a-z-]*\):.*/  make \2\t\1/p' | expand -t 22
 	@echo
 	@sed -n '/^# Options/,/^#   PYTHON/p' Makefile | sed 's/^# \{0,1\}//'
