@@ -34,7 +34,7 @@ from .losses import mse_logit_loss
 from .models import mlp
 from .stats import Runs
 from .student import STUDENT_RECIPE, STUDENT_SIZES, train_student
-from .training import fit, predict_logits, set_seed
+from .training import fit, predict_logits, runs_of, set_seed
 
 __all__ = [
     "METHODS",
@@ -310,7 +310,4 @@ def runs_on(
     for method, models in students.items():
         if len(models) != len(seeds) or not all(isinstance(m, nn.Module) for m in models):
             raise ValueError(f"students[{method!r}] must hold {len(seeds)} modules, one per seed")
-    return {
-        method: Runs.from_predictions([predict_logits(m, X).argmax(dim=1) for m in models], y, seeds)
-        for method, models in students.items()
-    }
+    return {method: runs_of(list(models), (X, y), seeds) for method, models in students.items()}

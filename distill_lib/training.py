@@ -22,7 +22,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +31,10 @@ from torch import Tensor, nn
 
 from ._validation import check_eval_set, check_finite_tensor, check_int, check_logits, check_real
 from .losses import UNLABELLED, cross_entropy_loss
+from .stats import Runs
 
 __all__ = [
+    "runs_of",
     "History",
     "set_seed",
     "train_step",
@@ -319,6 +321,40 @@ def evaluate(model: nn.Module, X: Tensor, targets: Tensor) -> float:
     """
     logits, targets = _checked_eval_logits(model, X, targets)
     return (logits.argmax(dim=1) == targets).float().mean().item()
+
+
+def runs_of(models: Sequence[nn.Module], eval_set: tuple[Tensor, Tensor], seeds: Sequence[int]) -> Runs:
+    """Per-image correctness of one model per seed on ``eval_set``: the input of :mod:`distill_lib.stats`.
+
+    The one way every notebook turns trained models into results over seeds.
+
+    Args:
+        models: one trained model per seed, in the order of ``seeds``.
+        eval_set: ``(X, targets)``: the validation set to choose, the test set to report.
+        seeds: the seeds, as many as ``models``.
+
+    Returns:
+        A :class:`~distill_lib.stats.Runs` with ``correct`` of shape ``(len(seeds), N)``.
+
+    Raises:
+        TypeError: ``models`` not a sequence of modules; a bad ``eval_set``.
+        ValueError: ``models`` and ``seeds`` differ in length or are empty; targets out of range.
+
+    Example::
+
+        >>> dense = runs_of(students, (split.X_test, split.y_test), seeds)
+        >>> print(dense.interval())
+    """
+    if isinstance(models, nn.Module) or not isinstance(models, Sequence):
+        raise TypeError(f"models must be a list of models (one per seed), got {type(models).__name__}")
+    for i, m in enumerate(models):
+        _check_model(m, f"models[{i}]")
+    seeds = tuple(seeds)
+    if not models or len(models) != len(seeds):
+        raise ValueError(f"got {len(models)} models for {len(seeds)} seeds; give one model per seed (at least one)")
+    X, targets = check_eval_set(eval_set, num_classes=_num_classes(models[0]) or 10)
+    X = _check_inputs(X, "eval_set[0] (X)")
+    return Runs.from_predictions([predict_logits(m, X).argmax(dim=1) for m in models], targets, seeds)
 
 
 def confusion_matrix(model: nn.Module, X: Tensor, targets: Tensor) -> Tensor:

@@ -20,7 +20,6 @@ One file per idea, in the order of notebook 05:
   iterative (or one-shot) pruning with cross-entropy or distillation fine-tuning.
 - :mod:`~distill_lib.pruning.structured` (section 4): removing hidden units.
 - :mod:`~distill_lib.pruning.size` (section 4): non-zero parameters and bytes, dense or CSR.
-- :mod:`~distill_lib.pruning.experiment`: per-image outcomes of one model per seed.
 - :mod:`~distill_lib.pruning.preview` (section 5): the plain function behind the
   sparsity slider.
 
@@ -33,7 +32,7 @@ repeat); H. Li et al., *Pruning Filters for Efficient ConvNets*, ICLR 2017
 (remove whole units by the L1 norm of their weights).
 """
 
-from . import apply, experiment, finetune, masks, preview, size, structured
+from . import apply, finetune, masks, preview, size, structured
 from .apply import (
     accuracy_vs_sparsity,
     copy_model,
@@ -43,7 +42,6 @@ from .apply import (
     prune_magnitude,
     weight_sparsity,
 )
-from .experiment import runs_of
 from .finetune import PruneHistory, prune_and_finetune, sparsity_schedule
 from .masks import SCOPES, check_sparsity, global_magnitude_masks, magnitude_mask, smallest_k_mask
 from .preview import PrunePreview, draw_preview, prune_preview
@@ -56,6 +54,5 @@ __all__ = [
     *finetune.__all__,
     *structured.__all__,
     *size.__all__,
-    *experiment.__all__,
     *preview.__all__,
 ]

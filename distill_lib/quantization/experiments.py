@@ -20,7 +20,7 @@ from .._validation import check_eval_set, check_int
 from ..data import DigitsSplit
 from ..stats import Runs
 from ..student import train_student
-from ..training import predict_logits
+from ..training import predict_logits, runs_of
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
 from .qparams import _check_bits, _check_method, choose_qparams
 from .quantizer import quantization_error
@@ -91,9 +91,7 @@ def evaluate_runs(models: Mapping[int, nn.Module], eval_set: tuple[Tensor, Tenso
         >>> print(evaluate_runs(students, (split.X_val, split.y_val)))   # 97.9 % [97.4, 98.4]
     """
     models = _check_models(models, "models")
-    X, targets = check_eval_set(eval_set)
-    predictions = [predict_logits(m, X).argmax(dim=1) for m in models.values()]  # (N,) each
-    return Runs.from_predictions(predictions, targets, tuple(models))
+    return runs_of(list(models.values()), eval_set, tuple(models))
 
 
 def calibration_set(X_train: Tensor, n: int, seed: int) -> Tensor:

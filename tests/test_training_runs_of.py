@@ -1,12 +1,11 @@
-"""distill_lib.pruning.experiment: per-image outcomes of one model per seed, for distill_lib.stats."""
+"""distill_lib.training.runs_of: per-image outcomes of one model per seed, for distill_lib.stats."""
 
 import numpy as np
 import pytest
 import torch
 
 from distill_lib.models import mlp
-from distill_lib.pruning import runs_of
-from distill_lib.training import evaluate, predict_logits, set_seed
+from distill_lib.training import evaluate, predict_logits, runs_of, set_seed
 
 
 def models_and_data():
