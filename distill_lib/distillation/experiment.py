@@ -3,7 +3,8 @@
 An *arm* is one way to train a student, written as a function ``seed -> (student, record)``,
 usually ``functools.partial(train_student, X, targets, ...)``. :func:`run_arms` (shown in the
 notebook) trains every arm with every seed and scores each student on an evaluation set,
-keeping per-image correctness (:class:`~distill_lib.stats.Runs`), so that two arms can be
+keeping per-image correctness (:class:`~distill_lib.stats.Runs`, via
+:func:`~distill_lib.training.runs_of`), so that two arms can be
 compared with :func:`~distill_lib.stats.compare` (paired by seed and by image).
 :func:`run_experiment` is the public entry point: it checks its inputs, then calls
 :func:`run_arms`.
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 
 from .._validation import check_eval_set, check_int
 from ..stats import Runs
-from ..training import predict_logits
+from ..training import runs_of
 
 __all__ = ["Arm", "Experiment", "check_seeds", "run_experiment"]
 
@@ -35,12 +36,10 @@ class Experiment(NamedTuple):
 
 def run_arms(arms, seeds, eval_set):
     """Train every arm once per seed; score each student on ``eval_set = (X, y)``, image by image."""
-    X_eval, y_eval = eval_set
     runs, students = {}, {}
     for name, arm in arms.items():
         students[name] = [arm(seed=seed)[0] for seed in seeds]  # one fresh student per seed
-        predictions = [predict_logits(s, X_eval).argmax(dim=1) for s in students[name]]  # S x (N,)
-        runs[name] = Runs.from_predictions(predictions, y_eval, seeds)  # correct[s, i]
+        runs[name] = runs_of(students[name], eval_set, seeds)  # correct[s, i]: seed s got image i right
     return Experiment(runs, students)
 
 
