@@ -30,15 +30,12 @@ figure's ``<img>`` take ``performance.now()`` in the page; the latency is from t
 the ``load`` of the new picture (its bytes received from the kernel and decoded), so it covers
 the widget's message to the kernel, the redraw (``draw``), the PNG's way back and its decoding.
 
-Usage::
-
-    python tools/lab_browser.py                     # every notebook with a widget: run, move, time
-    python tools/lab_browser.py 02 --repeats 5      # only notebook 02, five moves per slider
+From the command line, ``python tools/bench_browser.py [02 ...]`` runs the notebooks and times the
+sliders (what ``make benchmark`` prints).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
@@ -472,42 +469,3 @@ def summary(values: list[float]) -> str:
     """``median (min-max over n)`` in milliseconds."""
     ms = [1e3 * v for v in values]
     return f"{statistics.median(ms):.0f} ms ({min(ms):.0f}-{max(ms):.0f} over {len(ms)})"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("prefixes", nargs="*", help="only notebooks whose name starts so (e.g. 02)")
-    parser.add_argument("--repeats", type=int, default=3, help="key presses per slider (alternating right, left)")
-    args = parser.parse_args(argv)
-    reason = browser_unavailable()
-    if reason:
-        print(f"cannot run: {reason}")
-        return 2
-    notebooks = [p for p in widget_notebooks() if not args.prefixes or any(p.name.startswith(x) for x in args.prefixes)]
-    failed = False
-    with lab_server() as server, chromium() as browser:
-        for notebook in notebooks:
-            opened = open_notebook(browser, server, notebook)
-            try:
-                seconds = run_all(opened)
-                print(f"{notebook.stem}: ran in {seconds:.1f} s in JupyterLab")
-                for figure in live_figures(opened.page).all():
-                    for slider in sliders(figure).all():
-                        moves = move_repeatedly(figure, slider, args.repeats)
-                        print(f"  {moves[0].slider:<18} {summary([m.latency_s for m in moves])}  "
-                              f"goal <= {1e3 * goal_s(notebook.stem):.0f} ms")
-                errors, _ = kernel_messages(opened.page)
-                for problem in opened.console_errors + widget_problems(opened.page) + errors:
-                    failed = True
-                    print(f"  PROBLEM: {problem}")
-            except Exception as err:  # noqa: BLE001 -- report, go on with the next notebook
-                failed = True
-                print(f"{notebook.stem}: FAILED: {err}")
-            finally:
-                opened.close()
-                server.shutdown_kernels()
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
