@@ -11,7 +11,7 @@ import math
 import numbers
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
     "check_real",
@@ -24,6 +24,7 @@ __all__ = [
     "check_targets",
     "check_recipe",
     "check_eval_set",
+    "check_module",
 ]
 
 
@@ -157,3 +158,10 @@ def check_eval_set(eval_set: object, *, name: str = "eval_set", num_classes: int
     check_finite_tensor(f"{name}[0] (X)", X, what="inputs")
     check_targets(targets, len(X), num_classes, name=f"{name}[1] (targets)")
     return X, targets
+
+
+def check_module(name: str, model: object) -> nn.Module:
+    """Any ``torch.nn.Module``; a ``TypeError`` naming ``name`` for anything else."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model

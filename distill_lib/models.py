@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_int, check_real
+from ._validation import check_int, check_module, check_real
 
 __all__ = ["mlp", "count_parameters", "size_in_bytes", "serialized_size"]
 
@@ -50,19 +50,13 @@ def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars, e.g. 64*256 + 256 + 256*256 + 256 + 256*10 + 10 for the teacher.
 
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
     """
-    _check_model(model)
+    check_module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -72,7 +66,7 @@ def size_in_bytes(model: nn.Module) -> int:
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
     """
-    _check_model(model)
+    check_module("model", model)
     tensors = list(model.parameters()) + list(model.buffers())
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -83,7 +77,7 @@ def serialized_size(model: nn.Module) -> int:
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
     """
-    _check_model(model)
+    check_module("model", model)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes

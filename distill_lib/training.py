@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_eval_set, check_finite_tensor, check_int, check_logits, check_real
+from ._validation import check_eval_set, check_finite_tensor, check_int, check_logits, check_module, check_real
 from .losses import UNLABELLED, cross_entropy_loss
 from .stats import Runs
 
@@ -110,12 +110,6 @@ def _num_classes(model: nn.Module) -> int | None:
     return None
 
 
-def _check_model(model: object, name: str = "model") -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
 def _check_inputs(X: object, name: str = "X") -> Tensor:
     if not isinstance(X, Tensor) or not X.is_floating_point() or X.ndim != 2:
         shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
@@ -190,7 +184,7 @@ def fit(
         >>> history = fit(model, split.X_train, split.y_train, epochs=50, eval_set=(split.X_val, split.y_val))
         >>> history.eval_accuracy[-1]
     """
-    _check_model(model)
+    check_module("model", model)
     X = _check_inputs(X)
     if targets is None and teacher_logits is None:
         raise ValueError("give targets, teacher_logits or both: the loss needs something to match")
@@ -274,7 +268,7 @@ def predict_logits(model: nn.Module, X: Tensor) -> Tensor:
     Raises:
         TypeError, ValueError: ``model`` not a module; ``X`` not a finite, non-empty ``(N, F)`` float tensor.
     """
-    _check_model(model)
+    check_module("model", model)
     X = _check_inputs(X)
     return _logits(model, X)
 
@@ -291,7 +285,7 @@ def _logits(model: nn.Module, X: Tensor) -> Tensor:
 
 def _checked_eval_logits(model: object, X: object, targets: object) -> tuple[Tensor, Tensor]:
     """Validate ``(model, X, targets)``, then return ``(logits, targets)``; the range is checked against C."""
-    _check_model(model)
+    check_module("model", model)
     X = _check_inputs(X)
     if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
         what = getattr(targets, "dtype", type(targets).__name__)
@@ -348,7 +342,7 @@ def runs_of(models: Sequence[nn.Module], eval_set: tuple[Tensor, Tensor], seeds:
     if isinstance(models, nn.Module) or not isinstance(models, Sequence):
         raise TypeError(f"models must be a list of models (one per seed), got {type(models).__name__}")
     for i, m in enumerate(models):
-        _check_model(m, f"models[{i}]")
+        check_module(f"models[{i}]", m)
     seeds = tuple(seeds)
     if not models or len(models) != len(seeds):
         raise ValueError(f"got {len(models)} models for {len(seeds)} seeds; give one model per seed (at least one)")

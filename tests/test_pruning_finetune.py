@@ -7,7 +7,7 @@ from torch.nn.utils import prune as torch_prune
 from distill_lib.losses import make_loss
 from distill_lib.models import mlp
 from distill_lib.pruning import accuracy_vs_sparsity, prune_and_finetune, prune_magnitude, sparsity_schedule, weight_sparsity
-from distill_lib.pruning.apply import _prune
+from distill_lib.pruning.apply import prune
 from distill_lib.pruning.finetune import _prune_and_finetune
 from distill_lib.training import evaluate, fit, set_seed
 
@@ -100,7 +100,7 @@ def test_the_shown_core_does_what_the_public_function_does():
     assert ha == hb
     torch.testing.assert_close(a(X), b(X), rtol=0, atol=0)
     c = random_mlp()
-    _prune(c, 0.5, "global")
+    prune(c, 0.5, "global")
     assert weight_sparsity(c) == round(0.5 * (64 * 32 + 320)) / (64 * 32 + 320)
 
 

@@ -9,6 +9,7 @@ from distill_lib._validation import (
     check_finite_tensor,
     check_int,
     check_lam,
+    check_module,
     check_real,
     check_eval_set,
     check_recipe,
@@ -74,3 +75,10 @@ def test_check_eval_set_is_a_tuple_of_inputs_and_targets():
         check_eval_set((X, torch.tensor([0, 1, 10])))
     with pytest.raises(ValueError, match=r"must have shape \(3,\)"):
         check_eval_set((X, torch.tensor([0, 1])))
+
+
+def test_check_module_names_the_argument():
+    model = torch.nn.Linear(2, 3)
+    assert check_module("model", model) is model
+    with pytest.raises(TypeError, match=r"models\[1\] must be a torch.nn.Module, got dict"):
+        check_module("models[1]", {"weight": torch.zeros(3, 2)})

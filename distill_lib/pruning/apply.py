@@ -20,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from torch import Tensor, nn
 from torch.nn.utils import prune as torch_prune
 
-from .._validation import check_eval_set, check_finite_tensor
+from .._validation import check_eval_set, check_module
 from ..training import predict_logits
-from .masks import _check_scope, _check_sparsities, _global_masks, _scores, check_sparsity, smallest_k_mask
+from ._checks import check_finite_weights, check_not_reviving, check_scope, check_sparsities
+from .masks import check_sparsity, current_mask, global_masks, magnitude_scores, smallest_k_mask
 
 __all__ = [
     "prunable_layers",
@@ -37,23 +38,7 @@ __all__ = [
 PRUNABLE = (nn.Linear,)
 
 
-def _check_model(model: object, name: str = "model") -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
-def _current_mask(module: nn.Module) -> Tensor | None:
-    return getattr(module, "weight_mask", None) if torch_prune.is_pruned(module) else None
-
-
-def _check_finite_weights(layers: dict[str, nn.Linear], name: str = "model") -> None:
-    """Every (effective) weight of the chosen layers must be finite: a NaN has no magnitude to rank."""
-    for layer_name, module in layers.items():
-        check_finite_tensor(f"{name} layer {layer_name!r} weight", module.weight, what="weights to prune")
-
-
-def _accuracy(model: nn.Module, X: Tensor, targets: Tensor) -> float:
+def accuracy(model: nn.Module, X: Tensor, targets: Tensor) -> float:
     """Accuracy in %, counted exactly (no float32 mean); ``model`` is put in eval mode."""
     hits = int((predict_logits(model, X).argmax(dim=1) == targets).sum())  # (N,) -> count
     return 100.0 * hits / len(targets)
@@ -76,7 +61,7 @@ def prunable_layers(model: nn.Module, layers: Iterable[str] | None = None) -> di
         >>> list(prunable_layers(mlp([64, 128, 10])))
         ['0', '2']
     """
-    _check_model(model)
+    check_module("model", model)
     modules = dict(model.named_modules())
     if layers is None:
         found = {name: m for name, m in modules.items() if isinstance(m, PRUNABLE)}
@@ -115,17 +100,17 @@ def copy_model(model: nn.Module) -> nn.Module:
         >>> pruned = mlp([64, 128, 10]); _ = prune_magnitude(pruned, 0.5)
         >>> twin = copy_model(pruned)
     """
-    _check_model(model)
-    memo = {id(m.weight): m.weight.detach().clone() for m in model.modules() if _current_mask(m) is not None}
+    check_module("model", model)
+    memo = {id(m.weight): m.weight.detach().clone() for m in model.modules() if current_mask(m) is not None}
     return copy.deepcopy(model, memo)
 
 
-def _prune(model: nn.Module, sparsity: float, scope: str, layers: dict[str, nn.Linear] | None = None) -> dict[str, Tensor]:
+def prune(model: nn.Module, sparsity: float, scope: str, layers: dict[str, nn.Linear] | None = None) -> dict[str, Tensor]:
     """The unchecked core of :func:`prune_magnitude` (arguments already validated)."""
     chosen = layers if layers is not None else prunable_layers(model)
-    scores = {name: _scores(m.weight, _current_mask(m)) for name, m in chosen.items()}  # |w|, -1 if pruned
+    scores = {name: magnitude_scores(m.weight, current_mask(m)) for name, m in chosen.items()}  # |w|, -1 if pruned
     if scope == "global":
-        new = _global_masks(list(scores.values()), sparsity, [m.weight.dtype for m in chosen.values()])
+        new = global_masks(list(scores.values()), sparsity, [m.weight.dtype for m in chosen.values()])
         masks = dict(zip(chosen, new))
     else:
         masks = {name: smallest_k_mask(s, round(sparsity * s.numel())).to(chosen[name].weight.dtype)
@@ -137,25 +122,6 @@ def _prune(model: nn.Module, sparsity: float, scope: str, layers: dict[str, nn.L
         else:
             torch_prune.custom_from_mask(module, "weight", masks[name])
     return masks
-
-
-def _check_not_reviving(model_layers: dict[str, nn.Linear], sparsity: float, scope: str) -> None:
-    """Pruning never revives a weight: refuse a sparsity below what is already pruned."""
-    already = {name: int((_scores(m.weight, _current_mask(m)) < 0).sum()) for name, m in model_layers.items()}
-    if scope == "global":
-        total = sum(m.weight.numel() for m in model_layers.values())
-        if round(sparsity * total) < sum(already.values()):
-            raise ValueError(
-                f"sparsity={sparsity!r} is below the {sum(already.values()) / total:.4f} already pruned; "
-                "pruning never revives weights (start from an unpruned copy)"
-            )
-    else:
-        for name, m in model_layers.items():
-            if round(sparsity * m.weight.numel()) < already[name]:
-                raise ValueError(
-                    f"sparsity={sparsity!r} is below the {already[name] / m.weight.numel():.4f} that layer "
-                    f"{name!r} has already lost; pruning never revives weights (start from an unpruned copy)"
-                )
 
 
 def prune_magnitude(
@@ -197,11 +163,11 @@ def prune_magnitude(
         0.9000211148648649
     """
     sparsity = check_sparsity(sparsity)
-    scope = _check_scope(scope)
+    scope = check_scope(scope)
     chosen = prunable_layers(model, layers)
-    _check_finite_weights(chosen)
-    _check_not_reviving(chosen, sparsity, scope)
-    return _prune(model, sparsity, scope, chosen)
+    check_finite_weights(chosen)
+    check_not_reviving(chosen, sparsity, scope)
+    return prune(model, sparsity, scope, chosen)
 
 
 def make_permanent(model: nn.Module) -> nn.Module:
@@ -218,9 +184,9 @@ def make_permanent(model: nn.Module) -> nn.Module:
 
         >>> dense_again = make_permanent(copy_model(pruned))
     """
-    _check_model(model)
+    check_module("model", model)
     for module in model.modules():
-        if _current_mask(module) is not None:
+        if current_mask(module) is not None:
             torch_prune.remove(module, "weight")
     return model
 
@@ -271,16 +237,16 @@ def accuracy_vs_sparsity(
 
         >>> accuracy_vs_sparsity(student, [0.0, 0.5, 0.9], eval_set=(split.X_val, split.y_val))
     """
-    values = _check_sparsities(sparsities)
-    scope = _check_scope(scope)
+    values = check_sparsities(sparsities)
+    scope = check_scope(scope)
     chosen = prunable_layers(model)
-    _check_finite_weights(chosen)
+    check_finite_weights(chosen)
     X, targets = check_eval_set(eval_set, num_classes=list(chosen.values())[-1].out_features)
     accuracies = []
     for s in values:
         pruned = copy_model(model)
-        _prune(pruned, s, scope)
-        accuracies.append(_accuracy(pruned, X, targets))
+        prune(pruned, s, scope)
+        accuracies.append(accuracy(pruned, X, targets))
     return accuracies
 
 
@@ -305,16 +271,16 @@ def layer_sensitivity(
     Returns:
         ``{layer name: [accuracy in % at each sparsity]}`` for every ``nn.Linear`` layer.
     """
-    values = _check_sparsities(sparsities)
+    values = check_sparsities(sparsities)
     chosen = prunable_layers(model)
-    _check_finite_weights(chosen)
+    check_finite_weights(chosen)
     X, targets = check_eval_set(eval_set, num_classes=list(chosen.values())[-1].out_features)
     result = {}
     for name in chosen:
         accuracies = []
         for s in values:
             pruned = copy_model(model)
-            _prune(pruned, s, "layer", {name: dict(pruned.named_modules())[name]})
-            accuracies.append(_accuracy(pruned, X, targets))
+            prune(pruned, s, "layer", {name: dict(pruned.named_modules())[name]})
+            accuracies.append(accuracy(pruned, X, targets))
         result[name] = accuracies
     return result

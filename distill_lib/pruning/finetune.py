@@ -29,8 +29,9 @@ from torch import Tensor, nn
 from .._validation import check_eval_set, check_int, check_lam, check_logits, check_real
 from ..losses import make_loss
 from ..training import fit
-from .apply import _accuracy, _check_finite_weights, _check_not_reviving, _prune, prunable_layers, weight_sparsity
-from .masks import _check_scope, _check_sparsities, check_sparsity
+from ._checks import check_finite_weights, check_not_reviving, check_scope, check_sparsities
+from .apply import accuracy, prunable_layers, prune, weight_sparsity
+from .masks import check_sparsity
 
 __all__ = ["sparsity_schedule", "PruneHistory", "prune_and_finetune"]
 
@@ -78,13 +79,13 @@ def _prune_and_finetune(
     """The unchecked core of :func:`prune_and_finetune`: prune a little, fine-tune the survivors, repeat."""
     history = PruneHistory()
     for step, sparsity in enumerate(sparsities):
-        _prune(model, sparsity, scope)  # masks stay attached: weight = weight_orig * weight_mask
+        prune(model, sparsity, scope)  # masks stay attached: weight = weight_orig * weight_mask
         if epochs:  # a pruned weight's gradient is exactly 0, so Adam cannot move it
             fit(model, X, targets, teacher_logits=teacher_logits, loss_fn=loss_fn,
                 epochs=epochs, lr=lr, seed=seed + step, progress=False, desc="fine-tune")
         history.sparsity.append(weight_sparsity(model))
         if eval_set is not None:
-            history.accuracy.append(_accuracy(model, *eval_set))
+            history.accuracy.append(accuracy(model, *eval_set))
     return history
 
 
@@ -150,11 +151,11 @@ def prune_and_finetune(
         >>> history.sparsity[-1]   # round(0.9 * 9472) / 9472 of the 64-128-10 student's weights
         0.9000211148648649
     """
-    values = _check_sparsities(sparsities)
+    values = check_sparsities(sparsities)
     if any(b < a for a, b in zip(values, values[1:])):
         raise ValueError(f"sparsities={values} must not decrease: pruning never revives weights")
     epochs = check_int("epochs", epochs, low=0)
-    scope = _check_scope(scope)
+    scope = check_scope(scope)
     loss_fn = make_loss(temperature=temperature, lam=lam)  # checks temperature and lam
     lam = check_lam(lam)
     lr = check_real("lr", lr)
@@ -162,8 +163,8 @@ def prune_and_finetune(
         raise ValueError(f"lr={lr!r} is out of range; allowed: a finite number > 0 (Adam's learning rate)")
     seed = check_int("seed", seed, low=0)
     layers = prunable_layers(model)
-    _check_finite_weights(layers)
-    _check_not_reviving(layers, values[0], scope)
+    check_finite_weights(layers)
+    check_not_reviving(layers, values[0], scope)
     num_classes = list(layers.values())[-1].out_features
     X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=num_classes)
     first = next(iter(layers.values()))

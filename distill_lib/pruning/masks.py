@@ -29,10 +29,11 @@ is :func:`smallest_k_mask` and :func:`_magnitude_mask`; the public
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.utils import prune as torch_prune
 
 from .._validation import check_finite_tensor, check_real
 
@@ -51,22 +52,6 @@ def check_sparsity(sparsity: object, name: str = "sparsity") -> float:
     if not 0.0 <= value < 1.0:  # also catches NaN
         raise ValueError(f"{name}={value!r} is out of range; allowed: [0, 1) (the fraction of weights to prune)")
     return value
-
-
-def _check_sparsities(sparsities: object, name: str = "sparsities") -> list[float]:
-    """Validate a non-empty list of fractions, each in ``[0, 1)``; errors name the index."""
-    if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, Iterable):
-        raise TypeError(f"{name} must be a list of fractions, got {type(sparsities).__name__}")
-    values = [check_sparsity(s, f"{name}[{i}]") for i, s in enumerate(sparsities)]
-    if not values:
-        raise ValueError(f"{name} is empty; give at least one fraction in [0, 1)")
-    return values
-
-
-def _check_scope(scope: object) -> str:
-    if scope not in SCOPES:
-        raise ValueError(f"scope={scope!r} is not allowed; choose one of {SCOPES}")
-    return scope  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- the core (shown in notebook 05)
@@ -90,7 +75,12 @@ def _magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:
 # ---------------------------------------------------------------- ranking with earlier masks
 
 
-def _scores(weight: Tensor, previous_mask: Tensor | None) -> Tensor:
+def current_mask(module: nn.Module) -> Tensor | None:
+    """The ``weight_mask`` that :mod:`torch.nn.utils.prune` attached to ``module``, or ``None`` if it has none."""
+    return getattr(module, "weight_mask", None) if torch_prune.is_pruned(module) else None
+
+
+def magnitude_scores(weight: Tensor, previous_mask: Tensor | None) -> Tensor:
     """``|w|`` in float64, with weights that are already pruned ranked below everything (score -1)."""
     scores = weight.detach().abs().to(torch.float64)
     if previous_mask is not None:
@@ -98,7 +88,7 @@ def _scores(weight: Tensor, previous_mask: Tensor | None) -> Tensor:
     return scores
 
 
-def _global_masks(scores: list[Tensor], sparsity: float, dtypes: list[torch.dtype]) -> list[Tensor]:
+def global_masks(scores: list[Tensor], sparsity: float, dtypes: list[torch.dtype]) -> list[Tensor]:
     """Prune the ``round(sparsity * N)`` lowest scores over all tensors, concatenated in order."""
     flat = torch.cat([s.reshape(-1) for s in scores])  # (N,)
     mask = smallest_k_mask(flat, round(sparsity * flat.numel()))  # (N,)
@@ -177,4 +167,4 @@ def global_magnitude_masks(weights: Sequence[Tensor], sparsity: float) -> list[T
     for i, w in enumerate(weights):
         check_finite_tensor(f"weights[{i}]", w, what="weights")
     sparsity = check_sparsity(sparsity)
-    return _global_masks([_scores(w, None) for w in weights], sparsity, [w.dtype for w in weights])
+    return global_masks([magnitude_scores(w, None) for w in weights], sparsity, [w.dtype for w in weights])

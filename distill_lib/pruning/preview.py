@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from .._validation import check_eval_set
-from .apply import _accuracy, _check_finite_weights, _prune, copy_model, prunable_layers, weight_sparsity
-from .masks import _check_scope, check_sparsity
+from ._checks import check_finite_weights, check_scope
+from .apply import accuracy, copy_model, prunable_layers, prune, weight_sparsity
+from .masks import check_sparsity
 
 __all__ = ["PrunePreview", "prune_preview", "draw_preview"]
 
@@ -64,22 +65,22 @@ def prune_preview(
         ('0', 0.9000244140625)
     """
     sparsity = check_sparsity(sparsity)
-    scope = _check_scope(scope)
+    scope = check_scope(scope)
     layers = prunable_layers(model)
-    _check_finite_weights(layers)
+    check_finite_weights(layers)
     X, targets = check_eval_set(eval_set, num_classes=list(layers.values())[-1].out_features)
     if layer is None:
         layer = next(iter(layers))
     else:
         prunable_layers(model, [layer])  # validates the name
     pruned = copy_model(model)
-    masks = _prune(pruned, sparsity, scope)
+    masks = prune(pruned, sparsity, scope)
     mask = masks[layer]  # (out, in)
     return PrunePreview(
         layer=layer,
         weight=dict(pruned.named_modules())[layer].weight.detach().clone(),
         mask=mask,
-        accuracy=_accuracy(pruned, X, targets),
+        accuracy=accuracy(pruned, X, targets),
         sparsity=weight_sparsity(pruned),
         layer_sparsity=1.0 - mask.mean().item(),
         requested=sparsity,

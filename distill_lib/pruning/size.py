@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .._validation import check_int
-from .apply import _check_model, copy_model, make_permanent
+from .._validation import check_int, check_module
+from .apply import copy_model, make_permanent
 
 __all__ = ["LAYOUTS", "nonzero_parameters", "storage_bytes"]
 
@@ -42,7 +42,7 @@ def nonzero_parameters(model: nn.Module) -> int:
         >>> nonzero_parameters(mlp([64, 128, 10]))   # a fresh model: all 9,610
         9610
     """
-    _check_model(model)
+    check_module("model", model)
     return sum(int((p != 0).sum()) for p in _effective_parameters(model))
 
 
@@ -66,7 +66,7 @@ def storage_bytes(model: nn.Module, *, layout: str = "dense", index_bytes: int =
         >>> storage_bytes(mlp([64, 128, 10]))   # 9,610 float32 parameters
         38440
     """
-    _check_model(model)
+    check_module("model", model)
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not allowed; choose one of {LAYOUTS}")
     index_bytes = check_int("index_bytes", index_bytes, low=1, high=8)

@@ -22,7 +22,8 @@ from ..stats import Runs
 from ..student import train_student
 from ..training import predict_logits, runs_of
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
-from .qparams import _check_bits, _check_method, choose_qparams
+from ._checks import check_bits, check_method
+from .qparams import choose_qparams
 from .quantizer import quantization_error
 
 __all__ = [
@@ -120,7 +121,7 @@ def weight_only_experiment(
     """
     students = _check_models(students)
     check_eval_set(eval_set)
-    bit_widths = [_check_bits(b, f"bit_widths[{i}]") for i, b in enumerate(bit_widths)]
+    bit_widths = [check_bits(b, f"bit_widths[{i}]") for i, b in enumerate(bit_widths)]
     for i, b in enumerate(bit_widths):  # the weights are symmetric: 1 bit has no code for -w, 0 and w
         if b < 2:
             raise ValueError(f"bit_widths[{i}]={b} is out of range; allowed: [2, 16] (symmetric weights)")
@@ -165,8 +166,8 @@ def ptq_models(
         >>> print(evaluate_runs(q8, (split.X_val, split.y_val)))
     """
     students = _check_models(students)
-    bits = _check_bits(bits)
-    _check_method(method, percentile)
+    bits = check_bits(bits)
+    check_method(method, percentile)
     weight_bits = bits if weight_bits is None else weight_bits
     return {s: FakeQuantMLP(m, weight_bits=weight_bits, activation_bits=bits)
             .calibrate(calibration_set(X_train, n_calibration, s), method=method, percentile=percentile)
@@ -200,7 +201,7 @@ def calibration_experiment(
     """
     students = _check_models(students)
     X, _ = check_eval_set(eval_set)
-    bits = _check_bits(bits)
+    bits = check_bits(bits)
     sizes = [check_int(f"sizes[{i}]", n, low=1, high=len(X_train)) for i, n in enumerate(sizes)]
     if not sizes:
         raise ValueError("sizes is empty; give at least one calibration set size")

@@ -25,18 +25,9 @@ from torch import Tensor, nn
 from .._validation import check_eval_set, check_int, check_logits, check_real
 from ..losses import make_loss
 from ..training import set_seed
-from .qparams import (
-    _EPS,
-    MAX_BITS,
-    QParams,
-    _check_bits,
-    _check_float_tensor,
-    _check_method,
-    calibration_range,
-    qparams_from_range,
-    quant_range,
-)
-from .quantizer import FakeQuantizeSTE, _codes
+from ._checks import MAX_BITS, check_bits, check_float_tensor, check_method
+from .qparams import MIN_SCALE, QParams, calibration_range, qparams_from_range, quant_range
+from .quantizer import FakeQuantizeSTE, affine_codes
 
 __all__ = ["FakeQuantMLP", "calibrate_inputs", "fake_quant_forward", "qat_loop", "quantization_aware_training"]
 
@@ -150,12 +141,12 @@ class FakeQuantMLP(nn.Module):
         super().__init__()
         _linear_layers(model)
         if weight_bits is not None:  # weights are symmetric: 1 bit has no code for -w, 0 and w at once
-            _check_bits(weight_bits, "weight_bits")
+            check_bits(weight_bits, "weight_bits")
             if weight_bits < 2:
                 raise ValueError(f"weight_bits={weight_bits} is out of range; allowed: [2, {MAX_BITS}] (the weights "
                                  "are quantized symmetrically, which needs codes for -w, 0 and w)")
         if activation_bits is not None:
-            _check_bits(activation_bits, "activation_bits")
+            check_bits(activation_bits, "activation_bits")
         if not isinstance(per_channel, bool):
             raise TypeError(f"per_channel must be True or False, got {per_channel!r}")
         self.net = copy.deepcopy(model)
@@ -180,7 +171,7 @@ class FakeQuantMLP(nn.Module):
         quant_min, quant_max = quant_range(self.weight_bits, symmetric=True)
         weight = layer.weight.detach()  # (out, in)
         absmax = weight.abs().amax(dim=1) if self.per_channel else weight.abs().amax()  # (out,) or ()
-        scale = (absmax.to(torch.float64) / quant_max).clamp(min=_EPS).to(torch.float32)
+        scale = (absmax.to(torch.float64) / quant_max).clamp(min=MIN_SCALE).to(torch.float32)
         zero_point = torch.zeros_like(scale, dtype=torch.int32)
         return QParams(scale, zero_point, quant_min, quant_max, 0 if self.per_channel else None)
 
@@ -200,10 +191,10 @@ class FakeQuantMLP(nn.Module):
         Raises:
             TypeError, ValueError: ``X`` not a finite float32 ``(N, F)`` tensor; a bad method or percentile.
         """
-        X = _check_float_tensor("X", X)
+        X = check_float_tensor("X", X)
         if X.ndim != 2 or X.shape[1] != self.linears[0].in_features:
             raise ValueError(f"X must have shape (N, {self.linears[0].in_features}), got {tuple(X.shape)}")
-        _check_method(method, percentile)
+        check_method(method, percentile)
         bits = self.activation_bits if self.activation_bits is not None else 8
         self.input_qparams, logits = calibrate_inputs(self.net, X.detach(), bits, method, percentile)
         low, high = calibration_range(logits, method=method, percentile=percentile)
@@ -228,7 +219,7 @@ class FakeQuantMLP(nn.Module):
         """
         if self.input_qparams is None:
             raise RuntimeError("the activation ranges are unknown: call calibrate(X) first")
-        X = _check_float_tensor("X", X)
+        X = check_float_tensor("X", X)
         errors, h, i = [], X, 0
         for layer in self.net:
             if isinstance(layer, nn.Linear):
@@ -248,12 +239,12 @@ class FakeQuantMLP(nn.Module):
         """
         if self.activation_bits is None or self.input_qparams is None:
             raise ValueError("input codes need quantized, calibrated activations (activation_bits and calibrate(X))")
-        x = _check_float_tensor("x", x)
+        x = check_float_tensor("x", x)
         weight_qparams = self._weight_qparams_list()
         codes, i = [], 0
         for layer in self.net:
             if isinstance(layer, nn.Linear):
-                codes.append(_codes(x, self.input_qparams[i])[1].to(torch.int32))
+                codes.append(affine_codes(x, self.input_qparams[i])[1].to(torch.int32))
                 x = FakeQuantizeSTE.apply(x, self.input_qparams[i])
                 weight = layer.weight if weight_qparams is None else FakeQuantizeSTE.apply(layer.weight,
                                                                                          weight_qparams[i])

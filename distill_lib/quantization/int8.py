@@ -29,8 +29,9 @@ import torch
 from torch import Tensor, nn
 
 from .fake_quant_mlp import FakeQuantMLP
-from .qparams import QParams, _check_float_tensor, qparams_from_range
-from .quantizer import _codes, quantize
+from ._checks import check_float_tensor
+from .qparams import QParams, qparams_from_range
+from .quantizer import affine_codes, quantize
 
 __all__ = ["IntegerLinear", "quantize_multiplier", "integer_linear", "requantize", "integer_forward",
            "integer_layers", "Int8MLP", "torch_ao_int8_mlp", "cpu_int8_features", "INT8_DOT_PRODUCT_FLAGS"]
@@ -268,7 +269,7 @@ class Int8MLP(nn.Module):
     def quantize_input(self, x: Tensor) -> Tensor:
         """Float32 ``(N, F)`` -> int8 codes, on the first layer's calibrated grid."""
         grid = QParams(self.input_scale, self.input_zero_point, -128, 127)
-        return _codes(_check_float_tensor("x", x), grid)[1].to(torch.int8)
+        return affine_codes(check_float_tensor("x", x), grid)[1].to(torch.int8)
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:

@@ -25,29 +25,18 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._validation import check_finite_tensor, check_int, check_real
+from .._validation import check_int, check_real
+# MAX_BITS and CALIBRATION_METHODS are defined next to the checks that enforce them, and re-exported here.
+from ._checks import CALIBRATION_METHODS, MAX_BITS, check_bits, check_float_tensor, check_method
 
 __all__ = ["MAX_BITS", "CALIBRATION_METHODS", "QParams", "quant_range", "qparams_from_range", "calibration_range",
            "choose_qparams"]
 
-#: The widest code this module builds (16 bits: codes up to 65,535 fit int32 and float32 exactly).
-MAX_BITS = 16
-#: Calibration methods for :func:`calibration_range`.
-CALIBRATION_METHODS = ("minmax", "percentile")
 #: Smallest scale (float32 machine epsilon, as PyTorch's observers use), so ``1 / scale`` is finite.
-_EPS = torch.finfo(torch.float32).eps
+MIN_SCALE = torch.finfo(torch.float32).eps
 
 
 # ------------------------------------------------------------------------------------------ checks
-
-
-def _check_bits(bits: object, name: str = "bits") -> int:
-    return check_int(name, bits, low=1, high=MAX_BITS)
-
-
-def _check_float_tensor(name: str, x: object) -> Tensor:
-    """A non-empty, finite float32 tensor (no NaN, no infinities)."""
-    return check_finite_tensor(name, x, dtype=torch.float32, what="quantization inputs")
 
 
 def _check_axis(axis: object, ndim: int) -> int | None:
@@ -58,16 +47,6 @@ def _check_axis(axis: object, ndim: int) -> int | None:
         raise ValueError(f"axis={axis} given but x is 0-d (a single number): it has no channel axis; use axis=None")
     axis = check_int("axis", axis, low=-ndim, high=ndim - 1)
     return axis % ndim
-
-
-def _check_method(method: object, percentile: object) -> float:
-    """Validate a calibration method and its percentile; return the percentile as a float."""
-    if method not in CALIBRATION_METHODS:
-        raise ValueError(f"method={method!r} is not one of {CALIBRATION_METHODS}")
-    p = check_real("percentile", percentile)
-    if not 50.0 < p <= 100.0:
-        raise ValueError(f"percentile={p!r} must be in the range (50, 100]")
-    return p
 
 
 # ------------------------------------------------------------------------------------ parameters
@@ -95,28 +74,6 @@ class QParams(NamedTuple):
         return self.axis is not None
 
 
-def _check_qparams(qparams: object) -> QParams:
-    if not isinstance(qparams, QParams):
-        raise TypeError(f"qparams must be a QParams (see choose_qparams), got {type(qparams).__name__}")
-    scale, zp, qmin, qmax, axis = qparams
-    if not isinstance(scale, Tensor) or scale.dtype != torch.float32:
-        raise TypeError("qparams.scale must be a float32 tensor")
-    if not isinstance(zp, Tensor) or zp.dtype != torch.int32 or zp.shape != scale.shape:
-        raise TypeError(f"qparams.zero_point must be an int32 tensor shaped like scale {tuple(scale.shape)}")
-    qmin, qmax = check_int("quant_min", qmin), check_int("quant_max", qmax)
-    if not (-(2**31) <= qmin <= qmax <= 2**31 - 1):
-        raise ValueError(f"quant_min={qmin}, quant_max={qmax}: need quant_min <= quant_max within int32")
-    if not (torch.isfinite(scale).all() and (scale > 0).all()):
-        raise ValueError(f"qparams.scale must be finite and > 0, got {scale.flatten()[:8].tolist()}")
-    if (zp < qmin).any() or (zp > qmax).any():
-        raise ValueError(f"qparams.zero_point {zp.flatten()[:8].tolist()} must lie in "
-                         f"[quant_min, quant_max] = [{qmin}, {qmax}]")
-    if (axis is None) != (scale.ndim == 0):
-        raise ValueError(f"qparams.axis={axis} does not fit scale of shape {tuple(scale.shape)} "
-                         "(per-tensor: axis=None and a 0-d scale; per-channel: an axis and a 1-d scale)")
-    return qparams
-
-
 def quant_range(bits: int, *, symmetric: bool = False) -> tuple[int, int]:
     """The integer codes ``(quant_min, quant_max)`` of a ``bits``-bit quantizer.
 
@@ -134,7 +91,7 @@ def quant_range(bits: int, *, symmetric: bool = False) -> tuple[int, int]:
         >>> quant_range(8), quant_range(8, symmetric=True), quant_range(2, symmetric=True)
         ((0, 255), (-127, 127), (-1, 1))
     """
-    bits = _check_bits(bits)
+    bits = check_bits(bits)
     if symmetric:
         if bits < 2:
             raise ValueError(f"bits={bits}: symmetric quantization needs bits in [2, {MAX_BITS}] (1 bit has no "
@@ -211,7 +168,7 @@ def qparams_from_range(
         scale64 = torch.maximum(-lo, hi) / quant_max
     else:
         scale64 = (hi - lo) / (quant_max - quant_min)
-    scale = scale64.clamp(min=_EPS).to(torch.float32)  # the floor keeps 1 / scale finite
+    scale = scale64.clamp(min=MIN_SCALE).to(torch.float32)  # the floor keeps 1 / scale finite
     if symmetric:
         zero_point = torch.zeros_like(scale, dtype=torch.int32)
     else:
@@ -249,8 +206,8 @@ def calibration_range(
         >>> round(calibration_range(x, method="percentile", percentile=99.9)[1].item(), 3)
         0.999
     """
-    x = _check_float_tensor("x", x).detach()
-    p = _check_method(method, percentile)
+    x = check_float_tensor("x", x).detach()
+    p = check_method(method, percentile)
     axis = _check_axis(axis, x.ndim)
     flat = x.reshape(1, -1) if axis is None else x.movedim(axis, 0).reshape(x.shape[axis], -1)  # (C, M)
     if method == "minmax" or p == 100.0:
@@ -279,6 +236,6 @@ def choose_qparams(
         >>> qp.scale.shape, qp.quant_min, qp.quant_max
         (torch.Size([128]), -7, 7)
     """
-    bits = _check_bits(bits)
+    bits = check_bits(bits)
     lo, hi = calibration_range(x, method=method, percentile=percentile, axis=axis)
     return qparams_from_range(lo, hi, bits, symmetric=symmetric, axis=None if axis is None else axis % x.ndim)

@@ -34,9 +34,33 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .qparams import QParams, _check_float_tensor, _check_qparams
+from .._validation import check_int
+from ._checks import check_float_tensor
+from .qparams import QParams
 
 __all__ = ["FakeQuantizeSTE", "quantize", "dequantize", "fake_quantize", "quantization_error"]
+
+
+def _check_qparams(qparams: object) -> QParams:
+    if not isinstance(qparams, QParams):
+        raise TypeError(f"qparams must be a QParams (see choose_qparams), got {type(qparams).__name__}")
+    scale, zp, qmin, qmax, axis = qparams
+    if not isinstance(scale, Tensor) or scale.dtype != torch.float32:
+        raise TypeError("qparams.scale must be a float32 tensor")
+    if not isinstance(zp, Tensor) or zp.dtype != torch.int32 or zp.shape != scale.shape:
+        raise TypeError(f"qparams.zero_point must be an int32 tensor shaped like scale {tuple(scale.shape)}")
+    qmin, qmax = check_int("quant_min", qmin), check_int("quant_max", qmax)
+    if not (-(2**31) <= qmin <= qmax <= 2**31 - 1):
+        raise ValueError(f"quant_min={qmin}, quant_max={qmax}: need quant_min <= quant_max within int32")
+    if not (torch.isfinite(scale).all() and (scale > 0).all()):
+        raise ValueError(f"qparams.scale must be finite and > 0, got {scale.flatten()[:8].tolist()}")
+    if (zp < qmin).any() or (zp > qmax).any():
+        raise ValueError(f"qparams.zero_point {zp.flatten()[:8].tolist()} must lie in "
+                         f"[quant_min, quant_max] = [{qmin}, {qmax}]")
+    if (axis is None) != (scale.ndim == 0):
+        raise ValueError(f"qparams.axis={axis} does not fit scale of shape {tuple(scale.shape)} "
+                         "(per-tensor: axis=None and a 0-d scale; per-channel: an axis and a 1-d scale)")
+    return qparams
 
 
 def _broadcast(qparams: QParams, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -55,7 +79,7 @@ def _broadcast(qparams: QParams, x: Tensor) -> tuple[Tensor, Tensor]:
     return scale.reshape(shape), zp.reshape(shape)
 
 
-def _codes(x: Tensor, qparams: QParams) -> tuple[Tensor, Tensor]:
+def affine_codes(x: Tensor, qparams: QParams) -> tuple[Tensor, Tensor]:
     """Unclamped codes (float32, as PyTorch's kernels compute them) and the clamped ones."""
     scale, zp = _broadcast(qparams, x)
     inv_scale = 1.0 / scale  # float32, like the kernel's `1.0f / scale`
@@ -84,9 +108,9 @@ def quantize(x: Tensor, qparams: QParams) -> Tensor:
         >>> quantize(torch.tensor([-1.0, 0.0, 3.0, 9.0]), qp)
         tensor([  0,  64, 255, 255], dtype=torch.int32)
     """
-    x = _check_float_tensor("x", x)
+    x = check_float_tensor("x", x)
     qparams = _check_qparams(qparams)
-    return _codes(x.detach(), qparams)[1].to(torch.int32)
+    return affine_codes(x.detach(), qparams)[1].to(torch.int32)
 
 
 def dequantize(q: Tensor, qparams: QParams) -> Tensor:
@@ -167,7 +191,7 @@ def fake_quantize(x: Tensor, qparams: QParams) -> Tensor:
         >>> fake_quantize(torch.tensor([-0.7, 0.2, 0.5, 1.5]), qp)
         tensor([-1., 0., 0., 1.])
     """
-    x = _check_float_tensor("x", x)
+    x = check_float_tensor("x", x)
     qparams = _check_qparams(qparams)
     _broadcast(qparams, x)  # checks axis and channels before any work
     return FakeQuantizeSTE.apply(x, qparams)
@@ -183,9 +207,9 @@ def quantization_error(x: Tensor, qparams: QParams) -> dict[str, float]:
         >>> quantization_error(w, qp)["max_abs"] <= qp.scale.item() / 2   # nothing is clipped
         True
     """
-    x = _check_float_tensor("x", x).detach()
+    x = check_float_tensor("x", x).detach()
     qparams = _check_qparams(qparams)
-    raw, _ = _codes(x, qparams)
+    raw, _ = affine_codes(x, qparams)
     error = fake_quantize(x, qparams) - x
     clipped = ((raw < qparams.quant_min) | (raw > qparams.quant_max)).float().mean()
     return {"mse": error.pow(2).mean().item(), "max_abs": error.abs().max().item(), "clipped": clipped.item()}

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from .._validation import check_int
-from .qparams import MAX_BITS, QParams, _check_float_tensor, choose_qparams
+from ._checks import MAX_BITS, check_float_tensor
+from .qparams import QParams, choose_qparams
 from .quantizer import dequantize, quantization_error
 
 __all__ = ["weight_quantization_view", "plot_weight_quantization"]
@@ -39,7 +40,7 @@ def weight_quantization_view(weight: Tensor, bits: int, *, per_channel: bool = F
                          "grid, which needs codes for -w, 0 and w)")
     if not isinstance(per_channel, bool):
         raise TypeError(f"per_channel must be True or False, got {per_channel!r}")
-    weight = _check_float_tensor("weight", weight).detach()
+    weight = check_float_tensor("weight", weight).detach()
     if weight.ndim != 2:
         raise ValueError(f"weight must be a layer's weight of shape (out, in), got shape {tuple(weight.shape)}")
     qp = choose_qparams(weight, bits, symmetric=True, axis=0 if per_channel else None)
