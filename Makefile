@@ -12,6 +12,11 @@
 #   FULL=1       make benchmark: the long run (every notebook timed, more repeats)
 #   NB           make handouts: only these notebooks, by number: make handouts NB="02 04"
 #   SRC          make handouts: the folder of notebooks (default notebooks; SRC=release: the student release)
+#   OUT          make student: the release folder (default release); make grade: the reports folder
+#                (default build/grades)
+#   SUBMISSIONS  make grade: the folder of submissions, one folder per student:
+#                  make grade SUBMISSIONS=submissions      (submissions/<student>/NN_topic.ipynb)
+#   GRADE_ARGS   make grade: more options, e.g. GRADE_ARGS="--timeout 120 --jobs 2 -p student_epochs 100"
 #   PYTHON       the interpreter that builds .venv (default python3)
 PYTHON      ?= python3
 LAB_ARGS    ?=
@@ -29,7 +34,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher clean handouts browser-test
+.PHONY: help lab test run benchmark teacher clean handouts browser-test student grade
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -64,6 +69,15 @@ run: $(STAMP)
 ## Handouts: each executed notebook as one offline HTML file and a PDF in build/handouts/ (NB="02 04", SRC=release).
 handouts: $(STAMP)
 	$(BIN)/python tools/handouts.py $(NB) $(if $(SRC),--src $(SRC))
+
+## The student release in release/ (OUT=dir): reference solutions replaced by their stubs, outputs cleared.
+student: $(STAMP)
+	$(BIN)/python tools/release.py --out $(or $(OUT),release)
+
+## Grade a class: SUBMISSIONS=dir (dir/<student>/NN_topic.ipynb) -> grades.csv, report.html in build/grades/.
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: say which folder, e.g. make grade SUBMISSIONS=submissions (one folder per student)"; exit 2; }
+	$(BIN)/python tools/grade.py "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(GRADE_ARGS)
 
 ## Print the speed figures with their spread (1-2 minutes; FULL=1: the long run, 10-15 minutes).
 benchmark: $(STAMP)
