@@ -121,9 +121,10 @@ def test_pdf_is_a_printed_page_with_the_figures(exported, tmp_path):
         pytest.skip(f"no PDF here: {problem}")
     html = tmp_path / "99_tiny.html"
     shutil.copy(exported[0].html, html)
-    [(pdf, pages)] = handouts.export_pdf([html])
+    [(pdf, pages, images)] = handouts.export_pdf([html])
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and pages >= 1
+    assert images == FIGURES, f"{images} images in the PDF, {FIGURES} figures in the notebook"
     if shutil.which("pdfinfo"):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) == pages

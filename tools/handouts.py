@@ -17,7 +17,8 @@ What it does, per notebook (``make handouts`` runs it)::
 * **PDF** by printing that HTML file in headless Chromium (Playwright, ``/usr/bin/chromium``): no TeX.
   Without Chromium or Playwright the HTML is still written and the PDF step says why it was skipped.
 
-Each handout's figures are counted against the executed notebook's image outputs; a mismatch, an
+Each handout's figures are counted against the executed notebook's image outputs (in the HTML: the
+embedded images; in the PDF: its image objects, one per different picture); a missing figure, an
 error output, or a notebook that fails to run makes the command exit non-zero.
 
 Usage::
@@ -56,7 +57,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 DEPENDENCIES = ("distill_lib", "data")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-__all__ = ["Handout", "chromium_problem", "count_figures", "export_html", "export_pdf", "make_handouts", "pdf_pages"]
+__all__ = [
+    "Handout", "chromium_problem", "count_figures", "export_html", "export_pdf", "make_handouts", "pdf_images",
+    "pdf_pages",
+]
 
 # The JupyterLab template without anything fetched from the network (require.js, the widget
 # manager, MathJax, mermaid), plus a few rules for print: no figure cut across two pages.
@@ -91,7 +95,9 @@ class Handout:
     figures: int = 0  # image outputs of the executed notebook (widget views included)
     widget_views: int = 0  # of which: static default views of live widgets
     embedded: int = 0  # data:image/png URIs found in the HTML
+    distinct: int = 0  # of which different images (a PDF stores identical ones once)
     pages: int = 0
+    pdf_images: int = 0  # image objects in the PDF
     executed: bool = False  # False: a fresh executed copy was reused
     problem: str = ""
 
@@ -237,7 +243,8 @@ def export_html(executed: str | os.PathLike, html: str | os.PathLike, *, student
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(body, encoding="utf-8")
     handout.html = html
-    handout.embedded = len(re.findall(r"<img[^>]*\ssrc=\"data:image/(?:png|jpeg|svg\+xml)", body))
+    images = re.findall(r"<img[^>]*\ssrc=\"(data:image/(?:png|jpeg|svg\+xml)[^\"]*)\"", body)
+    handout.embedded, handout.distinct = len(images), len(set(images))
     problems = []
     if handout.embedded != handout.figures:
         problems.append(f"{handout.figures} figures in the notebook but {handout.embedded} images in the HTML")
@@ -268,8 +275,13 @@ def pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
 
 
-def export_pdf(htmls: list[Path], *, executable: str = CHROMIUM) -> list[tuple[Path, int]]:
-    """Print each HTML file to a PDF next to it with headless Chromium; ``(pdf, pages)`` per file."""
+def pdf_images(pdf: bytes) -> int:
+    """Image objects in a PDF that Chromium wrote: one per distinct picture printed."""
+    return len(re.findall(rb"/Subtype\s*/Image(?![a-zA-Z])", pdf))
+
+
+def export_pdf(htmls: list[Path], *, executable: str = CHROMIUM) -> list[tuple[Path, int, int]]:
+    """Print each HTML file to a PDF next to it with headless Chromium; ``(pdf, pages, images)`` per file."""
     from playwright.sync_api import sync_playwright
 
     made = []
@@ -288,7 +300,7 @@ def export_pdf(htmls: list[Path], *, executable: str = CHROMIUM) -> list[tuple[P
                         f"{html.stem} &middot; <span class=pageNumber></span> / <span class=totalPages></span></div>"
                     ),
                 )
-                made.append((pdf, pdf_pages(data)))
+                made.append((pdf, pdf_pages(data), pdf_images(data)))
         finally:
             browser.close()
     return made
@@ -333,19 +345,24 @@ def make_handouts(
         if problem:
             log(f"PDF skipped: {problem}. The HTML handouts are made.")
         else:
-            for (path, pages), handout in zip(export_pdf([h.html for h in ready], executable=executable), ready):
-                handout.pdf, handout.pages = path, pages
+            for (path, pages, images), handout in zip(export_pdf([h.html for h in ready], executable=executable), ready):
+                handout.pdf, handout.pages, handout.pdf_images = path, pages, images
+                problems = [handout.problem] if handout.problem else []
                 if pages < 1:
-                    handout.problem = "; ".join(filter(None, [handout.problem, "the PDF has no page"]))
+                    problems.append("the PDF has no page")
+                if images < handout.distinct:
+                    problems.append(f"{handout.distinct} different images in the HTML but {images} in the PDF")
+                handout.problem = "; ".join(problems)
     return handouts
 
 
 def print_table(handouts: list[Handout], root: Path = ROOT) -> None:
     width = max([len("notebook")] + [len(h.name) for h in handouts])
-    print(f"{'notebook':<{width}}  {'figures':>7}  {'widgets':>7}  {'in HTML':>7}  {'PDF pages':>9}  problem")
+    print(f"{'notebook':<{width}}  {'figures':>7}  {'widgets':>7}  {'in HTML':>7}  {'in PDF':>6}  {'PDF pages':>9}  problem")
     for h in handouts:
-        pages = str(h.pages) if h.pdf else "-"
-        print(f"{h.name:<{width}}  {h.figures:>7}  {h.widget_views:>7}  {h.embedded:>7}  {pages:>9}  {h.problem or 'none'}")
+        pages, images = (str(h.pages), str(h.pdf_images)) if h.pdf else ("-", "-")
+        print(f"{h.name:<{width}}  {h.figures:>7}  {h.widget_views:>7}  {h.embedded:>7}  {images:>6}  {pages:>9}  "
+              f"{h.problem or 'none'}")
 
 
 def main(argv: list[str] | None = None) -> int:
