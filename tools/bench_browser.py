@@ -37,6 +37,7 @@ from tools.lab_browser import (  # noqa: E402
     browser_unavailable,
     chromium,
     goal_s,
+    kernel_cpu_seconds,
     kernel_messages,
     lab_server,
     live_figures,
@@ -45,6 +46,7 @@ from tools.lab_browser import (  # noqa: E402
     run_all,
     slider_name,
     sliders,
+    wait_for_widgets,
     widget_notebooks,
 )
 
@@ -70,16 +72,17 @@ def main(full: bool = False, prefixes: tuple[str, ...] = ()) -> list[Figure]:
             try:
                 start = time.perf_counter()
                 seconds = run_all(opened)
-                print(f"{notebook.stem}: Run All Cells {seconds:.1f} s")
+                print(f"{notebook.stem}: Run All Cells {seconds:.1f} s (kernel CPU {kernel_cpu_seconds(opened.page):.1f} s)")
                 goal = goal_s(notebook.stem)
+                wait_for_widgets(opened.page, 1)
                 for box in live_figures(opened.page).all():
                     for slider in sliders(box).all():
                         moves = move_repeatedly(box, slider, repeats + 1)[1:]  # the first press warms up
                         figure = Figure(f"  {notebook.stem[:2]} {slider_name(slider)}",
                                         tuple(1e3 * m.latency_s for m in moves), unit="ms")
-                        ratio = (f"   median {statistics.median(figure.values) / (1e3 * goal):.2f} of the goal"
-                                 if figure.meaningful else "   goal")
-                        print(f"{figure}{ratio} ({1e3 * goal:.0f} ms)")
+                        ratio = (f"median {statistics.median(figure.values) / (1e3 * goal):.2f} of the goal, "
+                                 if figure.meaningful else "")
+                        print(f"{figure}   ({ratio}goal {1e3 * goal:.0f} ms)")
                         figures.append(figure)
                 errors = kernel_messages(opened.page)[0] + opened.console_errors
                 if errors:

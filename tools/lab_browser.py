@@ -395,12 +395,30 @@ def run_all(opened: NotebookPage, timeout: float = 300.0) -> float:
         done = [c["count"] is not None for c in now["cells"] if not c["blank"]]
         if all(done) and not now["pending"] and now["kernel"] == "idle":
             return time.perf_counter() - start
+        if now["kernel"] == "dead":
+            raise RuntimeError(f"{opened.name}: the kernel died after {sum(done)} of {len(done)} cells")
         if now["dialog"]:
             raise RuntimeError(f"{opened.name}: a dialog opened: {page.locator('.jp-Dialog').inner_text()[:300]}")
         if time.perf_counter() > deadline:
             raise RuntimeError(f"{opened.name}: not done after {timeout:.0f} s: "
                                f"{sum(done)} of {len(done)} cells run, kernel {now['kernel']}")
         page.wait_for_timeout(250)
+
+
+_JS_KERNEL_CPU = """async () => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const code = "import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); print(_u.ru_utime + _u.ru_stime); del _r, _u";
+  const future = kernel.requestExecute({code, silent: false, store_history: false});
+  let text = '';
+  future.onIOPub = (msg) => { if (msg.header.msg_type === 'stream') text += msg.content.text; };
+  await future.done;
+  return parseFloat(text);
+}"""
+
+
+def kernel_cpu_seconds(page) -> float:
+    """The CPU seconds (user + sys) the notebook's kernel has used so far (asked of the kernel, outside any cell)."""
+    return page.evaluate(_JS_KERNEL_CPU)
 
 
 def stderr_outputs(page) -> list[str]:
@@ -412,6 +430,23 @@ def widget_problems(page) -> list[str]:
     """Outputs that say a widget did not render ("Loading widget…" left over, "Error displaying widget")."""
     texts = page.locator(".jp-OutputArea-output").all_inner_texts()
     return [t.strip()[:200] for t in texts if "Loading widget" in t or "Error displaying widget" in t]
+
+
+def wait_for_widgets(page, expected: int, timeout: float = 60.0) -> None:
+    """Wait until ``expected`` live figures are in the page and no output still says "Loading widget…".
+
+    Returns at the timeout without raising: the checks that follow say what is missing.
+    """
+    try:
+        page.wait_for_function(
+            """(expected) => {
+              const outputs = [...document.querySelectorAll('.jp-OutputArea-output')];
+              const loading = outputs.some(o => o.textContent.includes('Loading widget'));
+              const figures = document.querySelectorAll('.jp-OutputArea-output .widget-vbox > img.widget-image').length;
+              return !loading && figures >= expected;
+            }""", arg=expected, timeout=timeout * 1e3, polling=250)
+    except Exception:  # noqa: BLE001 -- playwright's TimeoutError; the caller's checks report it
+        pass
 
 
 def live_figures(page):
