@@ -146,3 +146,5 @@ def test_the_checks_catch_a_broken_notebook(lab, browser, tmp_path_factory):
         opened.close()
         lab.shutdown_kernels()
         notebook.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
