@@ -49,7 +49,7 @@ def widget_cells(notebook) -> int:
 
 def test_the_widget_notebooks_are_found():
     names = [p.stem[:2] for p in widget_notebooks()]
-    assert {"02", "04", "05"} <= set(names), f"notebooks with live_figure( found: {names}"
+    assert {"02", "03", "04", "05"} <= set(names), f"notebooks with live_figure( found: {names}"
 
 
 @pytest.mark.parametrize("notebook", widget_notebooks(), ids=lambda p: p.stem)
