@@ -154,6 +154,8 @@ def test_bad_arguments(tmp_path):
         grade(tmp_path, tmp_path / "out", memory_gb=0)
     with pytest.raises(FileNotFoundError, match="not a folder"):
         grade(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(ValueError, match="inside the submissions folder"):
+        grade(tmp_path, tmp_path / "grades")
     with pytest.raises(ValueError, match="every submission may read"):
         grade(ROOT / "data", tmp_path / "out")
     assert main([str(tmp_path / "missing")]) == 1

@@ -325,7 +325,7 @@ def _roots() -> tuple[list[str], list[str]]:
              "/dev", "/sys/devices/system/cpu", "/etc/ssl", "/etc/fonts", "/etc/matplotlibrc"}
     files = ["/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/filesystems", "/proc/self",
              "/etc/localtime", "/etc/ld.so.cache", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/hosts",
-             "/etc/resolv.conf", "/etc/passwd", "/etc/group", "/etc/mime.types"]
+             "/etc/resolv.conf", "/etc/mime.types"]
     return (sorted({os.path.realpath(r) for r in roots if r}),
             sorted({os.path.realpath(f) for f in files}))
 
@@ -396,17 +396,21 @@ def _grade_one(student: str, path: Path, opts: dict) -> Submission:
                 cwd=str(folder), env=env, stdout=worker_log, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_limit_memory(opts["memory_gb"]),
             )
+            backstop = False
             try:  # the worker enforces the time limit itself; this is the backstop
                 worker.wait(timeout=opts["timeout"] + 90)
             except subprocess.TimeoutExpired:
+                backstop = True
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
         progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"status": "grader error"}
-        if progress.get("kernel_pid"):  # the kernel runs in its own session: make sure it is gone
-            try:
-                os.killpg(progress["kernel_pid"], signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if backstop:
+            if progress.get("kernel_pid"):  # the kernel runs in its own session: make sure it is gone
+                try:
+                    os.killpg(progress["kernel_pid"], signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            progress["status"] = "timeout"
         status = progress.get("status", "grader error")
         if status in ("starting", "finished") and worker.returncode not in (0, None):
             status = "grader error"
@@ -526,6 +530,8 @@ def grade(submissions: str | os.PathLike, out: str | os.PathLike = ROOT / "build
         raise FileNotFoundError(f"grade: submissions={str(submissions)!r} is not a folder")
     if not source.is_dir():
         raise FileNotFoundError(f"grade: source={str(source)!r} is not a folder")
+    if _under(out, [os.path.realpath(submissions)]):
+        raise ValueError(f"grade: out={str(out)!r} is inside the submissions folder; it would be graded next time")
     roots = _roots()
     exposed = _under(submissions, roots[0])
     if exposed:
