@@ -111,12 +111,14 @@ BROKEN_CELLS = [
     "    return fig\n"
     "\n"
     "display(live_figure(draw, {'k': widgets.IntSlider(value=1, min=0, max=3, description='k')}))",
+    "from IPython.display import Javascript\n"
+    "display(Javascript(\"console.error('logged on purpose')\"))",
     "1 / 0",
 ]
 
 
 def test_the_checks_catch_a_broken_notebook(lab, browser, tmp_path_factory):
-    """The harness itself: a raising cell, a callback that raises, and a slider that works are told apart."""
+    """The checks themselves: a raising cell, a callback that raises, a console error, a slider that works."""
     import nbformat
 
     from tools.lab_browser import ROOT, move_slider
@@ -142,6 +144,7 @@ def test_the_checks_catch_a_broken_notebook(lab, browser, tmp_path_factory):
             move_slider(figure, slider, key="ArrowRight", timeout=10)  # k = 2: the callback raises
         errors, _ = kernel_messages(opened.page)
         assert any("ValueError: broken on purpose" in e for e in errors), errors
+        assert any("logged on purpose" in e for e in opened.console_errors), opened.console_errors
     finally:
         opened.close()
         lab.shutdown_kernels()
