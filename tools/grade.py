@@ -460,16 +460,20 @@ def _read_outcomes(sub: Submission, executed: Path | None, progress: dict, point
                 result, message = "error", f"not run: {why} before this check"
             before = [m for i, m in solution_error.items() if i < index]
             if result != "pass" and before:
-                message += f" (your exercise cell raised {before[-1]})"
+                message += f" (your exercise cell: {before[-1]})"
             by_id[grade_id] = Exercise(grade_id, points[grade_id], result, message)
-        elif errors:
+            continue
+        stopped_here = index == current and sub.status in ("timeout", "kernel died")
+        if stopped_here:
+            sub.detail = "; ".join(filter(None, [sub.detail, f"{sub.status} in cell {index}"]))
+        if stopped_here and meta.get("solution"):
+            solution_error[index] = f"{why} in it"
+        elif errors and not stopped_here:  # (a time-out shows as a KeyboardInterrupt in the cell it stopped)
             text = f"{errors[0].get('ename')}: {str(errors[0].get('evalue', ''))[:200]}"
             if meta.get("solution"):
-                solution_error[index] = text
+                solution_error[index] = f"it raised {text}"
             else:
                 sub.other_errors.append(f"cell {index}: {text}")
-        if index == current and sub.status in ("timeout", "kernel died") and not meta.get("grade"):
-            sub.detail = "; ".join(filter(None, [sub.detail, f"{sub.status} in cell {index}"]))
     for exercise in missing:
         by_id[exercise.grade_id] = exercise
     for grade_id, pts in points.items():
