@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import subprocess
@@ -117,6 +118,8 @@ def test_pdf_pages_counts_chromium_page_objects():
 @pytest.mark.notebook
 def test_pdf_is_a_printed_page_with_the_figures(exported, tmp_path):
     problem = handouts.chromium_problem()
+    if problem and os.environ.get("DISTILL_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
+        pytest.fail(f"DISTILL_REQUIRE_BROWSER=1 but {problem}")
     if problem:
         pytest.skip(f"no PDF here: {problem}")
     html = tmp_path / "99_tiny.html"

@@ -14,7 +14,8 @@ What it does, per notebook (``make handouts`` runs it)::
   shows the PNG of its default view, because the saved widget state is dropped (a live widget needs a
   kernel); the maths is converted to MathML (``latex2mathml``), which browsers draw without MathJax;
   no script or style is fetched from the network.
-* **PDF** by printing that HTML file in headless Chromium (Playwright, ``/usr/bin/chromium``): no TeX.
+* **PDF** by printing that HTML file in headless Chromium (Playwright; ``$CHROMIUM``, else
+  ``/usr/bin/chromium``): no TeX.
   Without Chromium or Playwright the HTML is still written and the PDF step says why it was skipped.
 
 Each handout's figures are counted against the executed notebook's image outputs (in the HTML: the
@@ -51,7 +52,7 @@ import nbformat  # noqa: E402
 from tools.notebook_runner import execute_notebook  # noqa: E402
 
 BUILD = ROOT / "build"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"  # as for the browser tests
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # What an executed copy depends on besides its notebook: a newer file here means "run it again".
 DEPENDENCIES = ("distill_lib", "data")
@@ -260,7 +261,7 @@ def export_html(executed: str | os.PathLike, html: str | os.PathLike, *, student
 def chromium_problem(executable: str = CHROMIUM) -> str:
     """Why no PDF can be printed here ('' when Chromium and Playwright are both available)."""
     if not Path(executable).is_file():
-        return f"no Chromium at {executable} (install it: apt-get install -y chromium)"
+        return f"no Chromium at {executable} (apt-get install -y chromium, or set CHROMIUM=/path/to/chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
