@@ -28,7 +28,7 @@ How each submission runs, so that none can make another fail:
   reports what ran before it.
 - A **sandbox** (a Python audit hook, ``sys.addaudithook``, installed by an IPython startup file
   before the first cell) refuses, with a ``PermissionError``, to open or list a path outside the
-  allowed roots (the submission's folder; Python, the venv and the system's read-only ``/usr``;
+  allowed roots (the submission's folder; Python, the venv, the system's ``/usr/lib`` and ``/usr/share``;
   the repository's ``data/`` and ``distill_lib/``; ``/dev``, and this process's own ``/proc`` entry),
   to write outside the submission's folder, to start programs (``subprocess``, ``os.system``,
   ``fork``, ``exec``, ``!cmd``), to signal other processes, and to load native libraries from
@@ -68,6 +68,8 @@ ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["Exercise", "Submission", "grade", "find_submissions", "write_reports", "main"]
 
 RESULTS = ("pass", "fail", "error")
+KEPT_ENVIRONMENT = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "SHELL", "VIRTUAL_ENV",
+                    "PYTHONPATH", "CUDA_VISIBLE_DEVICES"}
 
 # The kernel's first code, from an IPython startup file: the audit hook. It reads its
 # configuration from an environment variable and keeps everything in a closure.
@@ -381,7 +383,8 @@ def _grade_one(student: str, path: Path, opts: dict) -> Submission:
                 "timeout": opts["timeout"], "parameters": opts["parameters"]}
         (aux / "spec.json").write_text(json.dumps(spec))
         read_roots, read_files = opts["roots"]
-        env = dict(os.environ)
+        # The grader's environment may hold secrets (tokens): the kernel gets only what it needs.
+        env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith("LC_")}
         env.update({
             "IPYTHONDIR": str(aux / "ipython"), "MPLCONFIGDIR": str(aux / "mpl"), "TMPDIR": str(aux / "tmp"),
             "JUPYTER_RUNTIME_DIR": str(aux / "runtime"), "DISTILL_LIB_QUIET": "1", "OMP_NUM_THREADS": "1",
