@@ -5,9 +5,11 @@ Every accuracy that depends on a random seed is reported over several seeds, in
 *paired*: the same seeds, the same evaluation images.
 
 **The rule, stated once.** A difference between two arms is *beyond noise* when
-its 95 % interval excludes 0 (equivalently, its two-sided p value is below 0.05).
-On a validation or test set the interval comes from :func:`compare`: a bootstrap
-that resamples the seeds *and* the images, so it counts both sources of noise:
+its two-sided p value is below 0.05 (before any adjustment: when its 95 % interval
+excludes 0). On a validation or test set the interval comes from :func:`compare`: a
+bootstrap that resamples the seeds *and* the images, so it counts both sources of
+noise (and :meth:`Runs.interval`, the interval of one arm's accuracy in every table
+and plot, uses the same bootstrap):
 
 * seed noise: another initialisation gives another student;
 * sampling noise of the evaluation set: 359 other test images would give other
@@ -83,12 +85,24 @@ class Difference(Interval):
 
     @property
     def beyond_noise(self) -> bool:
-        """The workbook's one rule: the two-sided p value is below ``1 - LEVEL`` (the interval excludes 0)."""
+        """The workbook's one rule: the two-sided p value is below ``1 - LEVEL``.
+
+        Before any adjustment this is "the 95 % interval excludes 0". After :func:`holm`
+        the p value is adjusted for the family and the interval is not, so an interval
+        that just excludes 0 can still be within noise: the verdict follows the p value.
+        """
         return bool(self.p_value < 1 - LEVEL)
+
+    @property
+    def adjusted(self) -> bool:
+        """Whether ``p_value`` was adjusted for a family of comparisons (:func:`holm`)."""
+        return self.method.endswith("Holm")
 
     def __str__(self) -> str:
         # A bootstrap p of 0 only means "below 1 / n_resamples": report it as a bound.
         p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3g}"
+        if self.adjusted:
+            return f"{self.mean:+.2f} points [{self.low:+.2f}, {self.high:+.2f}] (unadjusted), Holm-adjusted {p}"
         return f"{self.mean:+.2f} points [{self.low:+.2f}, {self.high:+.2f}], {p}"
 
 
@@ -110,7 +124,10 @@ def _as_values(name: str, values: object) -> np.ndarray:
 
 
 def over_seeds(values: Sequence[float]) -> Interval:
-    """The mean of per-seed values with its 95 % Student-t interval.
+    """The mean of per-seed values with its 95 % Student-t interval (seed noise only).
+
+    For numbers without per-image outcomes (losses, gradient norms, seconds). An accuracy's
+    interval comes from :meth:`Runs.interval`, which also counts the evaluation images' noise.
 
     Args:
         values: one number per seed (e.g. accuracies in %), at least 2.
@@ -213,17 +230,43 @@ class Runs:
         """Mean accuracy over seeds, in %."""
         return float(self.per_seed.mean())
 
-    def interval(self) -> Interval:
-        """Mean accuracy with its 95 % t interval over seeds (one seed: the interval over images)."""
-        if len(self.seeds) >= 2:
-            return over_seeds(self.per_seed)
-        n = self.correct.shape[1]
-        p = float(self.correct.mean())
-        low, high = _scipy_stats.binomtest(int(self.correct.sum()), n).proportion_ci(LEVEL, method="wilson")
-        return Interval(100 * p, 100 * low, 100 * high, 1)
+    def interval(self, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
+        """Mean accuracy in % with its 95 % interval, counting seed noise *and* the images' sampling noise.
+
+        The same two-way bootstrap as :func:`compare` (seeds and images resampled with
+        replacement, percentile interval), so a table's intervals and the comparisons
+        printed next to it follow one rule. A t interval over seeds alone would treat
+        the 359 test images as the whole world and be several times too narrow.
+        """
+        means = _bootstrap_means(self.correct.astype(np.float64), _check_resamples(n_resamples), seed)
+        low, high = np.quantile(means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        return Interval(self.mean, float(low), float(high), len(self.seeds))
 
     def __str__(self) -> str:
         return str(self.interval())
+
+
+def _check_resamples(n_resamples: object) -> int:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1000:
+        raise ValueError(f"n_resamples={n_resamples!r} must be an integer >= 1000")
+    return n_resamples
+
+
+def _bootstrap_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Means (x 100) of ``values`` ``(S, N)`` over resamples of its seeds *and* its images, with replacement.
+
+    With one seed (``S = 1``) only the images are resampled.
+    """
+    S, N = values.shape
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    chunk = max(1, 2_000_000 // (S * N))
+    for start in range(0, n_resamples, chunk):
+        k = min(chunk, n_resamples - start)
+        si = rng.integers(0, S, size=(k, S)) if S > 1 else np.zeros((k, 1), dtype=np.int64)  # (k, S)
+        ni = rng.integers(0, N, size=(k, N))  # (k, N)
+        means[start : start + k] = values[si[:, :, None], ni[:, None, :]].mean(axis=(1, 2))
+    return 100.0 * means
 
 
 def _check_pair(a: Runs, b: Runs) -> None:
@@ -262,19 +305,10 @@ def compare(a: Runs, b: Runs, *, n_resamples: int = N_RESAMPLES, seed: int = 0) 
         >>> print(d, d.beyond_noise)   # +2.20 points [+1.30, +3.10], p = 0.0005 True
     """
     _check_pair(a, b)
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1000:
-        raise ValueError(f"n_resamples={n_resamples!r} must be an integer >= 1000")
+    n_resamples = _check_resamples(n_resamples)
     d = a.correct.astype(np.int8) - b.correct.astype(np.int8)  # (S, N) in {-1, 0, 1}
-    S, N = d.shape
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    chunk = max(1, 2_000_000 // (S * N))
-    for start in range(0, n_resamples, chunk):
-        k = min(chunk, n_resamples - start)
-        si = rng.integers(0, S, size=(k, S)) if S > 1 else np.zeros((k, 1), dtype=np.int64)  # (k, S)
-        ni = rng.integers(0, N, size=(k, N))  # (k, N)
-        means[start : start + k] = d[si[:, :, None], ni[:, None, :]].mean(axis=(1, 2))
-    means *= 100.0
+    S = d.shape[0]
+    means = _bootstrap_means(d, n_resamples, seed)
     observed = 100.0 * float(d.mean())
     low, high = np.quantile(means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     if not d.any():
@@ -303,7 +337,10 @@ def mcnemar(correct_a: object, correct_b: object) -> float:
     """
     a, b = (np.asarray(x.cpu() if isinstance(x, Tensor) else x) for x in (correct_a, correct_b))
     if a.dtype != np.bool_ or b.dtype != np.bool_ or a.ndim != 1 or a.shape != b.shape:
-        raise TypeError(f"correct_a and correct_b must be 1-d bool arrays of one shape, got {a.shape} {b.shape}")
+        raise TypeError(
+            "correct_a and correct_b must be 1-d bool arrays of one shape, "
+            f"got {a.dtype} {a.shape} and {b.dtype} {b.shape}"
+        )
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     if only_a + only_b == 0:
         return 1.0
