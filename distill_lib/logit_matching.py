@@ -159,8 +159,10 @@ def train_arms(X, targets, teacher_logits, *, seeds, methods, epochs):
                 student, _ = train_student(X, teacher_logits.argmax(dim=1), seed=seed, epochs=epochs)
             elif method == "logits":  # squared error to the raw logits
                 student = mse_student(X, teacher_logits, seed=seed, epochs=epochs)
-            else:  # "centered_logits": squared error to the centred logits
+            elif method == "centered_logits":  # squared error to the centred logits
                 student = mse_student(X, subtract_row_means(teacher_logits), seed=seed, epochs=epochs)
+            else:
+                raise ValueError(f"method={method!r} is not a training method; allowed: {METHODS}")
             students[method].append(student)
     return students  # method -> one student per seed, in the order of seeds
 

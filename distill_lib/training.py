@@ -110,6 +110,24 @@ def _num_classes(model: nn.Module) -> int | None:
     return None
 
 
+def _in_features(model: nn.Module) -> int | None:
+    """The input width of the model's first layer that has ``in_features`` (None if there is none)."""
+    for module in model.modules():
+        width = getattr(module, "in_features", None)
+        if isinstance(width, int):
+            return width
+    return None
+
+
+def _check_features(X: Tensor, model: nn.Module, name: str = "X") -> Tensor:
+    """``X`` must have as many columns as the model's first layer takes (a clear error, not torch's mat1/mat2)."""
+    width = _in_features(model)
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{name} has shape {tuple(X.shape)} but the model's first layer takes {width} features: "
+                         f"need shape (N, {width})")
+    return X
+
+
 def _check_inputs(X: object, name: str = "X") -> Tensor:
     if not isinstance(X, Tensor) or not X.is_floating_point() or X.ndim != 2:
         shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
@@ -185,7 +203,7 @@ def fit(
         >>> history.eval_accuracy[-1]
     """
     check_module("model", model)
-    X = _check_inputs(X)
+    X = _check_features(_check_inputs(X), model)
     if targets is None and teacher_logits is None:
         raise ValueError("give targets, teacher_logits or both: the loss needs something to match")
     num_classes = _num_classes(model)
@@ -215,6 +233,7 @@ def fit(
         batch_size = check_int("batch_size", batch_size, low=1)
     if eval_set is not None:
         eval_set = check_eval_set(eval_set, num_classes=num_classes or 10)
+        _check_features(eval_set[0], model, "eval_set[0] (X)")
     if seed is not None:
         seed = check_int("seed", seed, low=0, high=2**32 - 1)
     if progress is not None and not isinstance(progress, bool):
@@ -269,7 +288,7 @@ def predict_logits(model: nn.Module, X: Tensor) -> Tensor:
         TypeError, ValueError: ``model`` not a module; ``X`` not a finite, non-empty ``(N, F)`` float tensor.
     """
     check_module("model", model)
-    X = _check_inputs(X)
+    X = _check_features(_check_inputs(X), model)
     return _logits(model, X)
 
 
@@ -286,7 +305,7 @@ def _logits(model: nn.Module, X: Tensor) -> Tensor:
 def _checked_eval_logits(model: object, X: object, targets: object) -> tuple[Tensor, Tensor]:
     """Validate ``(model, X, targets)``, then return ``(logits, targets)``; the range is checked against C."""
     check_module("model", model)
-    X = _check_inputs(X)
+    X = _check_features(_check_inputs(X), model)
     if not isinstance(targets, Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
         what = getattr(targets, "dtype", type(targets).__name__)
         raise TypeError(f"targets must be an integer tensor of class indices, got {what}")
@@ -347,7 +366,7 @@ def runs_of(models: Sequence[nn.Module], eval_set: tuple[Tensor, Tensor], seeds:
     if not models or len(models) != len(seeds):
         raise ValueError(f"got {len(models)} models for {len(seeds)} seeds; give one model per seed (at least one)")
     X, targets = check_eval_set(eval_set, num_classes=_num_classes(models[0]) or 10)
-    X = _check_inputs(X, "eval_set[0] (X)")
+    X = _check_features(_check_inputs(X, "eval_set[0] (X)"), models[0], "eval_set[0] (X)")
     return Runs.from_predictions([predict_logits(m, X).argmax(dim=1) for m in models], targets, seeds)
 
 

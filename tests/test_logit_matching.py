@@ -14,6 +14,7 @@ from distill_lib.logit_matching import (
     offset_and_shape,
     runs_on,
     subtract_row_means,
+    train_arms,
     train_logit_matching_student,
     train_per_method,
 )
@@ -177,3 +178,10 @@ def test_cores_equal_the_checked_functions():
     z, v = rand_logits(seed=1), rand_logits(seed=2)
     torch.testing.assert_close(subtract_row_means(v), center_logits(v), rtol=0, atol=0)
     assert offset_and_shape(z, v) == mse_parts(z, v)
+
+
+def test_train_arms_refuses_an_unknown_method():
+    """The unchecked core does not fall through to the last arm on a misspelled name."""
+    X, y, v = toy_data()
+    with pytest.raises(ValueError, match=r"method='centred_logits' is not a training method; allowed: \("):
+        train_arms(X, y, v, seeds=[0], methods=["centred_logits"], epochs=1)

@@ -209,6 +209,15 @@ def test_evaluate_bad_input_changes_nothing(split):
             fn(model, nan_X, split.y_test)
         with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
             fn("teacher", split.X_test, split.y_test)
+        with pytest.raises(ValueError, match=r"X has shape \(359, 32\) but the model's first layer takes 64 features: "
+                                             r"need shape \(N, 64\)"):
+            fn(model, split.X_test[:, :32], split.y_test)
+    with pytest.raises(ValueError, match=r"X has shape \(359, 32\).*need shape \(N, 64\)"):
+        predict_logits(model, split.X_test[:, :32])
+    with pytest.raises(ValueError, match=r"eval_set\[0\] \(X\) has shape \(359, 63\).*need shape \(N, 64\)"):
+        fit(model, split.X_train, split.y_train, epochs=1, eval_set=(split.X_test[:, 1:], split.y_test))
+    with pytest.raises(ValueError, match=r"X has shape \(1079, 63\).*need shape \(N, 64\)"):
+        fit(model, split.X_train[:, 1:], split.y_train, epochs=1)
     assert model.training, "a refused call changed the model's mode"
     evaluate(model, split.X_test, split.y_test)
     predict_logits(model, split.X_test)

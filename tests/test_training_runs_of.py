@@ -35,3 +35,5 @@ def test_bad_input():
         runs_of([models[0], "m"], eval_set, (0, 1))
     with pytest.raises(ValueError, match=r"eval_set\[1\] \(targets\) contain class index 10"):
         runs_of(models, (eval_set[0], eval_set[1] + 1), (0, 1, 2))
+    with pytest.raises(ValueError, match=r"eval_set\[0\] \(X\) has shape \(50, 32\).*need shape \(N, 64\)"):
+        runs_of(models, (eval_set[0][:, :32], eval_set[1]), (0, 1, 2))
