@@ -56,6 +56,7 @@ __all__ = [
     "logit_matching_limit",
     "high_temperature_gap",
     "temperature_view",
+    "check_parameters",
 ]
 
 _UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
@@ -385,6 +386,37 @@ def temperature_view(teacher_logits: Tensor, index: int, temperature: float) -> 
     p = log_p.exp()
     h_bits = float(-(p * log_p).sum()) / math.log(2.0)
     return TemperatureView(p.tolist(), h_bits, math.log2(c), int(row.argmax()))
+
+
+def check_parameters(
+    *, seed: int, sample_index: int, temperature: float, n_temperatures: int, student_epochs: int, num_images: int
+) -> None:
+    """Check notebook 02's parameters at the top, so a bad value fails here and not at the widget at the end.
+
+    Args:
+        seed: the student's seed, in ``[0, 2**32 - 1]``.
+        sample_index: a validation image, in ``[0, num_images - 1]``.
+        temperature: the heat map's and the widget's first temperature: one of :data:`SLIDER_TEMPERATURES`.
+        n_temperatures: points on the curves, at least 2.
+        student_epochs: at least 1.
+        num_images: the number of validation images.
+
+    Raises:
+        TypeError, ValueError: a parameter of the wrong type or out of range; the message names it.
+
+    Example::
+
+        >>> check_parameters(seed=0, sample_index=0, temperature=4.0, n_temperatures=41,
+        ...                  student_epochs=300, num_images=359)
+    """
+    check_int("seed", seed, low=0, high=2**32 - 1)
+    check_int("sample_index", sample_index, low=0, high=check_int("num_images", num_images, low=1) - 1)
+    t = check_temperature(temperature)
+    if t not in SLIDER_TEMPERATURES:
+        raise ValueError(f"temperature={t:g} is not one of the slider's stops {SLIDER_TEMPERATURES}: "
+                         "the widget at the end starts from it")
+    check_int("n_temperatures", n_temperatures, low=2)
+    check_int("student_epochs", student_epochs, low=1)
 
 
 def temperature_slider(value: float = 4.0):

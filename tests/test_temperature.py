@@ -298,3 +298,23 @@ def test_temperature_figure_draws_what_temperature_view_says():
         TemperatureFigure(images[:4], targets, logits)
     with pytest.raises(ValueError, match=r"targets contain class index 12"):
         TemperatureFigure(images, torch.tensor([0, 1, 2, 3, 12]), logits)
+
+
+def test_check_parameters_names_the_bad_parameter():
+    from distill_lib.temperature import check_parameters
+
+    good = dict(seed=0, sample_index=0, temperature=4.0, n_temperatures=41, student_epochs=300, num_images=359)
+    check_parameters(**good)
+    check_parameters(**{**good, "sample_index": 358, "temperature": 0.1})
+    for name, bad, error, match in [
+        ("temperature", 3.9, ValueError, r"temperature=3.9 is not one of the slider's stops"),
+        ("temperature", 0.0, ValueError, r"temperature=0.0 must be a finite number > 0"),
+        ("temperature", "4", TypeError, r"temperature"),
+        ("sample_index", 359, ValueError, r"sample_index=359 is out of range; allowed: \[0, 358\]"),
+        ("seed", -1, ValueError, r"seed=-1 is out of range"),
+        ("n_temperatures", 1, ValueError, r"n_temperatures=1 is out of range; allowed: \[2, inf\]"),
+        ("student_epochs", 0, ValueError, r"student_epochs=0 is out of range"),
+        ("student_epochs", 2.5, TypeError, r"student_epochs must be an integer"),
+    ]:
+        with pytest.raises(error, match=match):
+            check_parameters(**{**good, name: bad})
