@@ -110,6 +110,26 @@ def test_choose_calibration_breaks_ties_by_error_then_size():
         choose_calibration({})
 
 
+def test_choose_calibration_keeps_the_default_unless_beaten_beyond_noise():
+    def runs(correct):
+        return Runs(np.array(correct), (0, 1))
+
+    tied = runs([[True] * 99 + [False], [True] * 99 + [False]])
+    slightly_better = runs([[True] * 100, [True] * 99 + [False]])      # +0.5 points: within noise
+    much_better = runs([[True] * 100, [True] * 100])
+    poor = runs([[True] * 50 + [False] * 50, [True] * 50 + [False] * 50])
+    rows = {("min/max", 256): {"accuracy": tied, "error": 0.1},
+            ("percentile 99.9", 4): {"accuracy": slightly_better, "error": 0.1}}
+    assert not compare(slightly_better, tied).beyond_noise
+    assert choose_calibration(rows) == ("percentile 99.9", 4)                       # the best mean, without a default
+    assert choose_calibration(rows, default=("min/max", 256)) == ("min/max", 256)   # a tie-break is not evidence
+    rows = {("min/max", 256): {"accuracy": poor, "error": 0.1}, ("min/max", 4): {"accuracy": much_better, "error": 0.1}}
+    assert compare(much_better, poor).beyond_noise
+    assert choose_calibration(rows, default=("min/max", 256)) == ("min/max", 4)
+    with pytest.raises(ValueError, match=r"default=\('min/max', 16\) is not one of the settings tried"):
+        choose_calibration(rows, default=("min/max", 16))
+
+
 def test_qat_models_train_copies(split, tiny):
     ptq = ptq_models(tiny, split.X_train, n_calibration=64, bits=3)
     before = {s: [p.clone() for p in q.parameters()] for s, q in ptq.items()}
@@ -145,6 +165,8 @@ def test_experiments_refuse_bad_input(split, tiny):
         qat_models(tiny, split, teacher_logits=None)
     with pytest.raises(ValueError, match=r"seeds=\[1, 1\] must hold at least 2 distinct seeds"):
         distilled_students(split, None, [1, 1])
+    with pytest.raises(ValueError, match=r"lam=2"):
+        distilled_students(split, None, [1, 2], lam=2)
     with pytest.raises(ValueError, match=r"n=0 is out of range; allowed: \[1, 1079\]"):
         calibration_set(split.X_train, 0, 1)
 
@@ -167,7 +189,7 @@ def test_claim_8_bit_ptq_costs_nothing_and_qat_beats_ptq_at_3_and_2_bits(split, 
     val = (split.X_val, split.y_val)
     fp32 = evaluate_runs(students, val)
     ptq8 = evaluate_runs(ptq_models(students, split.X_train, n_calibration=256, bits=8), val)
-    assert fp32.mean - ptq8.mean <= 0.5, f"8-bit PTQ {ptq8} vs float32 {fp32}"
+    assert ptq8.mean - fp32.mean >= -0.5, f"8-bit PTQ {ptq8} vs float32 {fp32}"
     teacher_logits = predict_logits(teacher, split.X_train)
     for bits in (3, 2):
         ptq = ptq_models(students, split.X_train, n_calibration=256, bits=bits)

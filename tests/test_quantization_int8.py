@@ -21,6 +21,7 @@ from distill_lib.quantization import (
     IntegerLinear,
     cpu_int8_features,
     dequantize,
+    fold_linear,
     integer_forward,
     integer_linear,
     qparams_from_range,
@@ -158,6 +159,30 @@ def test_integer_forward_by_hand():
     last = IntegerLinear(weight, torch.zeros(1, dtype=torch.int32), folded, torch.zeros(1, dtype=torch.int64),
                          torch.zeros(1, dtype=torch.int64), 0, -128)
     assert integer_forward(q_x, [hand_layer(), last]).tolist() == [[4]]
+
+
+def test_fold_linear_by_hand():
+    # K = 2 inputs, z_x = 1; weight codes with zero points z_w = (0, 1); scales s_x = 0.5, s_w = (0.25, 0.5), s_y = 2
+    weight = torch.tensor([[3, -1], [2, 4]], dtype=torch.int8)
+    z_w = torch.tensor([0, 1])
+    s_w = torch.tensor([0.25, 0.5], dtype=torch.float64)
+    bias = torch.tensor([0.625, -0.5], dtype=torch.float64)  # / (s_x s_w) = (5, -2)
+    folded, M = fold_linear(weight, z_w, bias, 0.5, 1, s_w, 2.0)
+    assert folded.tolist() == [5 - 1 * 2 + 0, -2 - 1 * 6 + 2 * 1 * 1]  # q_b - z_x sum_k q_w + K z_x z_w
+    assert M.tolist() == [0.0625, 0.125]  # s_x s_w / s_y
+    assert fold_linear(weight, z_w, bias, 0.5, 1, s_w, None)[1] is None  # the last layer: no output grid
+
+
+def test_integer_layers_run_fold_linear(student, data):
+    X, _ = data
+    q = FakeQuantMLP(student, weight_bits=8, activation_bits=8).calibrate(X)
+    int8 = Int8MLP(q)
+    layer, wq = q.linears[0], q.weight_qparams(q.linears[0])
+    s_x, z_x = q.input_qparams[0].scale.double(), int(q.input_qparams[0].zero_point) - 128  # int8 codes
+    folded, M = fold_linear(quantize(layer.weight.detach(), wq).to(torch.int8), wq.zero_point.long(),
+                            layer.bias.detach().double(), s_x, z_x, wq.scale.double(), q.input_qparams[1].scale.double())
+    assert torch.equal(folded.to(torch.int32), int8.bias_0)
+    assert torch.equal(quantize_multiplier(M)[0], int8.multiplier_0)
 
 
 # ---------------------------------------------------------------- Int8MLP against the fake-quant model

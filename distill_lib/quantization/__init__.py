@@ -47,6 +47,7 @@ from .int8 import (
     Int8MLP,
     IntegerLinear,
     cpu_int8_features,
+    fold_linear,
     integer_forward,
     integer_layers,
     integer_linear,

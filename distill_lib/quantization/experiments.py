@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_eval_set, check_int
+from .._validation import check_eval_set, check_int, check_recipe
 from ..data import DigitsSplit
-from ..stats import Runs
+from ..stats import Runs, compare
 from ..student import train_student
 from ..training import predict_logits, runs_of
 from .fake_quant_mlp import FakeQuantMLP, quantization_aware_training
@@ -67,8 +67,16 @@ def _check_split(split: object) -> DigitsSplit:
     return split
 
 
-def distilled_students(split: DigitsSplit, teacher_logits: Tensor, seeds: Sequence[int]) -> dict[int, nn.Module]:
-    """One distilled student per seed, trained exactly as in notebook 03 (``train_student`` defaults).
+def distilled_students(
+    split: DigitsSplit, teacher_logits: Tensor, seeds: Sequence[int], *, temperature: float = 4.0, lam: float = 0.9
+) -> dict[int, nn.Module]:
+    """One distilled student per seed, trained as in notebook 03 (``train_student``, its recipe).
+
+    Args:
+        split: the data split (trains on ``split.X_train, split.y_train``).
+        teacher_logits: the teacher's logits on ``split.X_train``.
+        seeds: distinct integer seeds, at least 2.
+        temperature, lam: the distillation loss's ``T`` and ``λ`` (notebook 03's 4.0 and 0.9 by default).
 
     Returns:
         ``{seed: student}``, in the order of ``seeds``.
@@ -81,7 +89,9 @@ def distilled_students(split: DigitsSplit, teacher_logits: Tensor, seeds: Sequen
     seeds = [check_int(f"seeds[{i}]", s, low=0, high=2**32 - 1) for i, s in enumerate(seeds)]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds} must hold at least 2 distinct seeds (an interval needs two)")
-    return {s: train_student(split.X_train, split.y_train, teacher_logits=teacher_logits, seed=s)[0] for s in seeds}
+    check_recipe(temperature, lam, None)
+    return {s: train_student(split.X_train, split.y_train, teacher_logits=teacher_logits, temperature=temperature,
+                             lam=lam, seed=s)[0] for s in seeds}
 
 
 def evaluate_runs(models: Mapping[int, nn.Module], eval_set: tuple[Tensor, Tensor]) -> Runs:
@@ -219,19 +229,39 @@ def calibration_experiment(
     return out
 
 
-def choose_calibration(results: Mapping[tuple[str, int], dict]) -> tuple[str, int]:
+def choose_calibration(
+    results: Mapping[tuple[str, int], dict], *, default: tuple[str, int] | None = None
+) -> tuple[str, int]:
     """The validation set's choice: the highest mean accuracy; ties go to the lower activation
     error, then to the smaller calibration set.
 
+    With a ``default``, the best setting replaces it only when it beats it **beyond noise**
+    (:func:`~distill_lib.stats.compare`, paired by seed and image): picking the best of many
+    settings that tie within noise is a tie-break, not evidence.
+
     Args:
         results: from :func:`calibration_experiment` on the validation set.
+        default: a key of ``results`` to keep unless beaten beyond noise, or ``None``.
 
     Returns:
         ``(choice, n)``, a key of ``results``.
+
+    Raises:
+        ValueError: ``results`` empty, or ``default`` not one of its keys.
+
+    Example::
+
+        >>> choose_calibration(rows, default=("min/max", 256))
     """
     if not isinstance(results, Mapping) or not results:
         raise ValueError("results must be a non-empty dict from calibration_experiment")
-    return min(results, key=lambda k: (-round(results[k]["accuracy"].mean, 9), results[k]["error"], k[1]))
+    if default is not None and default not in results:
+        raise ValueError(f"default={default!r} is not one of the settings tried: {sorted(results)}")
+    best = min(results, key=lambda k: (-round(results[k]["accuracy"].mean, 9), results[k]["error"], k[1]))
+    if default is None or best == default:
+        return best
+    d = compare(results[best]["accuracy"], results[default]["accuracy"])
+    return best if d.beyond_noise and d.mean > 0 else default
 
 
 def qat_models(

@@ -16,7 +16,8 @@ with integers only between its input and its logits:
 
 :func:`torch_ao_int8_mlp` puts the same qparams on PyTorch's own quantized kernels
 (``torch.ao.nn.quantized``). The notebook shows :func:`quantize_multiplier`,
-:func:`integer_linear`, :func:`requantize` and :func:`integer_forward`, kept here verbatim.
+:func:`integer_linear`, :func:`requantize`, :func:`fold_linear` (the per-layer conversion that
+:func:`integer_layers` runs after its checks) and :func:`integer_forward`, kept here verbatim.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ._checks import check_float_tensor
 from .qparams import QParams, qparams_from_range
 from .quantizer import affine_codes, quantize
 
-__all__ = ["IntegerLinear", "quantize_multiplier", "integer_linear", "requantize", "integer_forward",
+__all__ = ["IntegerLinear", "quantize_multiplier", "integer_linear", "requantize", "fold_linear", "integer_forward",
            "integer_layers", "Int8MLP", "torch_ao_int8_mlp", "cpu_int8_features", "INT8_DOT_PRODUCT_FLAGS"]
 
 #: CPU flags (as Linux's ``/proc/cpuinfo`` spells them) of x86 instructions that multiply uint8 x int8
@@ -143,6 +144,15 @@ def requantize(acc, multiplier, shift, zero_point, low):
     return (x + zero_point).clamp(low, 127).to(torch.int8)  # ReLU: low = zero_point
 
 
+def fold_linear(weight, z_w, bias, s_x, z_x, s_w, s_y):
+    """One Linear layer, once per model: the folded int32 bias and M = s_x s_w / s_y per output channel."""
+    K = weight.shape[1]  # weight: (out, K) int8 codes; z_w, bias, s_w: (out,); s_x, z_x, s_y: the activation grids
+    q_b = torch.round(bias / (s_x * s_w))  # (out,): the bias in int32 at scale s_x * s_w, zero point 0
+    folded = q_b - z_x * weight.to(torch.int64).sum(dim=1) + K * z_x * z_w  # q_b - z_x sum_k q_w + K z_x z_w
+    M = None if s_y is None else s_x * s_w / s_y  # (out,); None: the last layer's logits are dequantized
+    return folded, M
+
+
 def integer_forward(q, layers):
     """int8 input codes (N, F) -> int32 logit accumulators (N, C); integers only in between."""
     for layer in layers[:-1]:
@@ -187,20 +197,19 @@ def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, Q
     for i, (layer, relu) in enumerate(zip(linears, relus)):
         wq = qmodel.weight_qparams(layer)
         weight = quantize(layer.weight.detach(), wq).to(torch.int8)  # (out, in), in [-127, 127]
-        out_features, in_features = weight.shape
+        out_features = weight.shape[0]
         s_x, z_x = grids[i].scale.to(torch.float64), int(grids[i].zero_point)
         s_w = wq.scale.to(torch.float64).expand(out_features)  # (out,)
         z_w = wq.zero_point.to(torch.int64).expand(out_features)  # (out,), zeros (symmetric)
         bias = layer.bias.detach().to(torch.float64) if layer.bias is not None else torch.zeros(out_features,
                                                                                                 dtype=torch.float64)
-        q_b = torch.round(bias / (s_x * s_w))  # int32 bias at scale s_x * s_w, zero point 0
-        folded = q_b - z_x * weight.to(torch.int64).sum(dim=1) + in_features * z_x * z_w  # (out,)
+        last = i + 1 == len(linears)
+        s_y, z_y = (None, 0) if last else (grids[i + 1].scale.to(torch.float64), int(grids[i + 1].zero_point))
+        folded, M = fold_linear(weight, z_w, bias, s_x, z_x, s_w, s_y)  # (out,), (out,) or None
         if folded.abs().max() > 2**31 - 1:
             raise ValueError(f"layer {i}: the folded bias reaches {folded.abs().max().item():.3g}, beyond int32; "
                              "the bias is too large for its scale s_x * s_w")
-        if i + 1 < len(linears):
-            s_y, z_y = grids[i + 1].scale.to(torch.float64), int(grids[i + 1].zero_point)
-            M = s_x * s_w / s_y  # (out,)
+        if not last:
             if not ((M > 0) & (M < 1)).all():
                 raise ValueError(f"layer {i}: the multiplier M = s_x * s_w / s_y must lie in (0, 1) for a right "
                                  f"shift, got values in [{M.min().item():.3g}, {M.max().item():.3g}]")
@@ -211,7 +220,7 @@ def integer_layers(qmodel: FakeQuantMLP) -> tuple[list[IntegerLinear], Tensor, Q
             output_min = z_y if relu else -128
         else:
             multiplier = shift = torch.zeros(out_features, dtype=torch.int64)  # the logits are dequantized
-            z_y, output_min = 0, -128
+            output_min = -128
             logit_scale = (s_x * s_w).to(torch.float32)
         layers.append(IntegerLinear(weight, z_w.to(torch.int32).contiguous(), folded.to(torch.int32),
                                     multiplier, shift, z_y, output_min))
