@@ -71,6 +71,10 @@ def test_validation_chooses_the_scope_and_the_scans_are_sane(results):
 def test_masks_during_fine_tuning_and_ties(results):
     r = results
     assert r["naive_sparsity_after_finetune"] < 0.5  # zeroed once, the weights grew back
+    zeros = r["naive_zeros_after_finetune"]
+    assert zeros == round(r["naive_sparsity_after_finetune"] * 8192)
+    # the ones that stayed 0 are mostly those with no gradient: blank pixels, units that never fire
+    assert 0.5 * zeros < r["naive_zeros_blank_pixels"] + r["naive_zeros_silent_units"] <= zeros
     assert r["masked_sparsity_after_finetune"] == round(0.9 * 8192) / 8192  # the mask kept them at 0
     assert r["achieved_sparsity"] == [round(0.9 * STUDENT_WEIGHTS) / STUDENT_WEIGHTS]
     assert abs(r["naive_threshold_sparsity"] - 0.5) > 0.005  # the appendix: a threshold misses with ties
@@ -130,6 +134,9 @@ def test_sizes_and_structured_pruning(results):
     assert dense["parameters"] == masked["parameters"] == permanent["parameters"] == 9_610
     assert masked["nonzero"] == permanent["nonzero"] == KEPT_90
     assert masked["dense bytes"] == dense["dense bytes"] == 4 * 9_610
+    # held as it is, the hooked model keeps weight_orig and a float32 weight_mask for both weight matrices
+    assert dense["held bytes"] == permanent["held bytes"] == 4 * 9_610
+    assert masked["held bytes"] == dense["held bytes"] + 4 * (8192 + 1280)
     assert masked["csr bytes"] < dense["dense bytes"] / 4
     assert units["parameters"] == units["nonzero"] == 64 * 64 + 64 + 64 * 10 + 10
     assert r["teacher_small_parameters"] == 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10

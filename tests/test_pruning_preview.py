@@ -57,7 +57,12 @@ def test_draw_preview_keeps_every_label_inside_the_picture():
     for text in labels:
         extent = text.get_window_extent(renderer)
         assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0 and extent.y1 <= box.y1, text.get_text()
+    mask_key = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert any("pruned" in t for t in mask_key) and any("kept" in t for t in mask_key)
+    assert fig.axes[2].yaxis.label.get_text() == "validation accuracy (%)"
     plt.close(fig)
+    with pytest.raises(TypeError, match="eval_name must be a non-empty string"):
+        draw_preview(view, [0.0], [1.0], eval_name="")
     with pytest.raises(TypeError, match="view must be a PrunePreview"):
         draw_preview(view.mask, [0.0], [1.0])
     with pytest.raises(ValueError, match="sparsities has 2 values but accuracies 1"):

@@ -87,18 +87,21 @@ def prune_preview(
     )
 
 
-def draw_preview(view: PrunePreview, sparsities: Sequence[float], accuracies: Sequence[float]):
-    """The slider's picture: ``view``'s weights (pruned ones blank), its mask, and the one-shot curve.
+def draw_preview(
+    view: PrunePreview, sparsities: Sequence[float], accuracies: Sequence[float], *, eval_name: str = "validation"
+):
+    """The slider's picture: ``view``'s weights (pruned ones blank), its mask (with a key), and the one-shot curve.
 
     Args:
         view: what :func:`prune_preview` returned.
         sparsities, accuracies: the one-shot curve (accuracy in %) on which ``view`` is marked.
+        eval_name: the set ``view`` and the curve were measured on, for the accuracy panel's labels.
 
     Returns:
         A matplotlib ``Figure`` with three panels, every axis label inside the picture.
 
     Raises:
-        TypeError: ``view`` is not a :class:`PrunePreview`.
+        TypeError: ``view`` is not a :class:`PrunePreview`; ``eval_name`` not a non-empty string.
         ValueError: ``sparsities`` and ``accuracies`` differ in length.
 
     Example::
@@ -109,7 +112,10 @@ def draw_preview(view: PrunePreview, sparsities: Sequence[float], accuracies: Se
         raise TypeError(f"view must be a PrunePreview (from prune_preview), got {type(view).__name__}")
     if len(sparsities) != len(accuracies):
         raise ValueError(f"sparsities has {len(sparsities)} values but accuracies {len(accuracies)}; they must match")
+    if not isinstance(eval_name, str) or not eval_name:
+        raise TypeError(f"eval_name must be a non-empty string such as 'validation', got {eval_name!r}")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1.4, 1.4, 1.2]})
     shown = view.weight.abs().masked_fill(view.mask == 0, float("nan"))  # (out, in), pruned ones blank
@@ -117,6 +123,9 @@ def draw_preview(view: PrunePreview, sparsities: Sequence[float], accuracies: Se
     axes[0].set_title(f"|weight| of layer {view.layer} {tuple(view.weight.shape)}")
     axes[1].imshow(view.mask.numpy(), cmap="gray_r", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     axes[1].set_title(f"mask: {view.layer_sparsity:.1%} of this layer pruned")
+    axes[1].legend(handles=[Patch(facecolor="black", label="kept (1)"),
+                            Patch(facecolor="white", edgecolor="gray", label="pruned (0)")],
+                   loc="upper right", fontsize=7, framealpha=0.9)
     for ax in axes[:2]:
         ax.set_xlabel("input")
         ax.set_ylabel("unit")
@@ -124,7 +133,7 @@ def draw_preview(view: PrunePreview, sparsities: Sequence[float], accuracies: Se
     axes[2].plot([view.requested], [view.accuracy], "o", color="red", markersize=10)
     axes[2].set_ylim(0, 100)
     axes[2].set_xlabel("sparsity")
-    axes[2].set_ylabel("accuracy (%)")
-    axes[2].set_title(f"accuracy {view.accuracy:.1f} %")
+    axes[2].set_ylabel(f"{eval_name} accuracy (%)")
+    axes[2].set_title(f"one-shot, {eval_name}: {view.accuracy:.1f} %")
     fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.16, wspace=0.35)  # no clipped labels
     return fig
