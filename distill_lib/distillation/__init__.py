@@ -40,7 +40,6 @@ from .omitted_class import (
     omitted_class_experiment,
     one_vs_rest_auroc,
 )
-from .seeds import SeedStats  # deprecated: notebooks 04-05 still import it; to be deleted
 from .transfer_set import TransferSet, make_transfer_set
 from .widget import WIDGET_EPOCHS, Scored, draw_student, train_and_score
 
@@ -71,5 +70,4 @@ __all__ = [
     "Scored",
     "draw_student",
     "train_and_score",
-    "SeedStats",
 ]
