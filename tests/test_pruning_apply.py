@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from distill_lib.models import count_parameters, mlp, serialized_size
+from distill_lib.models import count_parameters, serialized_size
 from distill_lib.pruning import (
     accuracy_vs_sparsity,
     copy_model,
@@ -17,28 +17,12 @@ from distill_lib.pruning import (
     prune_magnitude,
     weight_sparsity,
 )
-from distill_lib.training import evaluate, fit, set_seed
+from distill_lib.training import evaluate, fit
 
 SPARSITIES = [0.0, 0.1, 0.5, 0.9, 0.99]
 
 
-def random_mlp(sizes=(64, 32, 10), seed=0, dropout=0.0):
-    set_seed(seed)
-    return mlp(list(sizes), dropout=dropout)
-
-
-def toy_data(n=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 64, generator=g), torch.randint(0, 10, (n,), generator=g)
-
-
-def state_of(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def same_state(model, state):
-    now = model.state_dict()
-    return set(now) == set(state) and all(torch.equal(now[k], state[k]) for k in state)
+from pruning_helpers import random_mlp, toy_data, state_of, same_state
 
 
 # ---------------------------------------------------------------- against torch.nn.utils.prune

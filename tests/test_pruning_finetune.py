@@ -5,30 +5,13 @@ import torch
 from torch.nn.utils import prune as torch_prune
 
 from distill_lib.losses import make_loss
-from distill_lib.models import mlp
 from distill_lib.pruning import accuracy_vs_sparsity, prune_and_finetune, prune_magnitude, sparsity_schedule, weight_sparsity
 from distill_lib.pruning.apply import prune
 from distill_lib.pruning.finetune import _prune_and_finetune
-from distill_lib.training import evaluate, fit, set_seed
+from distill_lib.training import evaluate, fit
 
 
-def random_mlp(sizes=(64, 32, 10), seed=0):
-    set_seed(seed)
-    return mlp(list(sizes))
-
-
-def toy_data(n=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 64, generator=g), torch.randint(0, 10, (n,), generator=g)
-
-
-def state_of(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def same_state(model, state):
-    now = model.state_dict()
-    return set(now) == set(state) and all(torch.equal(now[k], state[k]) for k in state)
+from pruning_helpers import random_mlp, toy_data, state_of, same_state
 
 
 def test_sparsity_schedule():

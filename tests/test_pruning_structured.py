@@ -10,12 +10,9 @@ from torch.nn.utils import prune as torch_prune
 from distill_lib.models import count_parameters, mlp
 from distill_lib.pruning import prune_magnitude, remove_hidden_units, units_to_keep
 from distill_lib.pruning.structured import _remove_hidden_units, _units_to_keep
-from distill_lib.training import set_seed
 
 
-def random_mlp(sizes=(64, 32, 10), seed=0, dropout=0.0):
-    set_seed(seed)
-    return mlp(list(sizes), dropout=dropout)
+from pruning_helpers import random_mlp
 
 
 def zero_units(model, keeps):

@@ -16,16 +16,7 @@ from distill_lib.quantization import (
 )
 
 
-@pytest.fixture
-def student():
-    torch.manual_seed(0)
-    return mlp([16, 12, 5])
-
-
-@pytest.fixture
-def data():
-    g = torch.Generator().manual_seed(1)
-    return torch.rand(40, 16, generator=g), torch.randint(0, 5, (40,), generator=g)
+from quantization_helpers import data, student  # noqa: F401  (fixtures)
 
 
 def test_without_quantization_it_is_the_float_model(student, data):

@@ -13,7 +13,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distill_lib.models import mlp
 from distill_lib.quantization import (
     INT8_DOT_PRODUCT_FLAGS,
     FakeQuantMLP,
@@ -32,19 +31,10 @@ from distill_lib.quantization import (
 )
 
 
-@pytest.fixture
-def student():
-    torch.manual_seed(0)
-    return mlp([16, 12, 5])
-
-
-@pytest.fixture
-def data():
-    g = torch.Generator().manual_seed(1)
-    return torch.rand(40, 16, generator=g), torch.randint(0, 5, (40,), generator=g)
-
-
 # ---------------------------------------------------------------- gemmlowp, in Python integers
+
+
+from quantization_helpers import data, student  # noqa: F401  (fixtures)
 
 
 def srdhm(a: int, b: int) -> int:
