@@ -92,7 +92,8 @@ def test_kmeans_empty_cluster_stays_then_is_dropped():
 
 def test_initial_centroids_by_hand():
     v = torch.tensor([0.0, 1.0, 2.0, 3.0, 9.0], dtype=torch.float64)
-    assert torch.allclose(_initial_centroids(v, 4, "linear", 0), torch.tensor([0.0, 3.0, 6.0, 9.0], dtype=torch.float64))
+    linear = torch.tensor([0.0, 3.0, 6.0, 9.0], dtype=torch.float64)
+    assert torch.allclose(_initial_centroids(v, 4, "linear", 0), linear)
     # CDF at 0, 1/3, 2/3, 1: sorted positions 0, 4/3, 8/3, 4 -> 0, 4/3, 2 + 2/3 * (3 - 2), 9
     expected = torch.tensor([0.0, 4 / 3, 8 / 3, 9.0], dtype=torch.float64)
     assert torch.allclose(_initial_centroids(v, 4, "density", 0), expected)
@@ -255,7 +256,10 @@ def test_one_bit_kmeans_keeps_the_papers_two_values_per_layer():
     (lambda m: share_weights(m, 4, init="kmeans++"), ValueError, r"init='kmeans\+\+' is not allowed"),
     (lambda m: share_weights(nn.Sequential(m, nn.BatchNorm1d(10)), 4), TypeError,
      r"model\[0\] is a Sequential with parameters"),
-    (lambda m: share_weights(nn.Linear(3, 2), 4), TypeError, r"model must be an nn.Sequential MLP \(e.g. distill_lib.models.mlp\), got Linear"),
+    (lambda m: share_weights(make_permanent(pruned_mlp()).double(), 4), TypeError,
+     r"model\[0\].weight must be a float32 tensor, got dtype=torch.float64"),
+    (lambda m: share_weights(nn.Linear(3, 2), 4), TypeError,
+     r"model must be an nn.Sequential MLP \(e.g. distill_lib.models.mlp\), got Linear"),
     (lambda m: share_weights(nn.Sequential(nn.ReLU()), 4), ValueError, "model has no nn.Linear layer"),
     (lambda m: apply_shared(m, share_weights(m, 4)[:1]), ValueError, "shared has 1 entries but the model has 2"),
     (lambda m: apply_shared(m, share_weights(m, 4)[::-1]), ValueError,

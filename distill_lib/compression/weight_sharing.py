@@ -40,7 +40,6 @@ with Pruning, Trained Quantization and Huffman Coding*, ICLR 2016.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 from collections.abc import Sequence
@@ -54,7 +53,7 @@ from .._validation import check_eval_set, check_finite_tensor, check_int, check_
 from ..losses import make_loss
 from ..pruning import copy_model, make_permanent
 from ..pruning.masks import current_mask
-from ..quantization import choose_qparams, quantize
+from ..quantization import QParams, choose_qparams, quantize
 
 __all__ = [
     "MAX_SHARED_BITS",
@@ -217,7 +216,10 @@ def kmeans_codebook(
     **Empty clusters**: a centroid that no value is nearest to stays where it is (scikit-learn
     instead moves it onto a far point), and is removed from the result, so ``K`` may be less
     than ``2**bits`` (e.g. a layer with fewer kept weights than ``2**bits``, or many equal
-    weights). The codes are renumbered to match.
+    weights). The codes are renumbered to match. On a pruned layer this is common: the kept
+    weights leave a gap around 0 (the small ones were pruned), and the linear initialisation puts
+    some centroids in it (the 90 %-pruned 64-128-10 student keeps 16 and 14 of 16 centroids at
+    4 bits, 173 and 90 of 256 at 8 bits).
 
     Deterministic: the same inputs give the same codebook (computed in float64, returned in float32).
 
@@ -258,7 +260,7 @@ def kmeans_codebook(
 # ------------------------------------------------------------------------------------ linear codes
 
 
-def _linear_codes(values: Tensor, qparams) -> tuple[Tensor, Tensor]:
+def _linear_codes(values: Tensor, qparams: QParams) -> tuple[Tensor, Tensor]:
     """The symmetric uniform grid as a codebook: levels ``q * scale`` for every code ``q``, codes from 0."""
     levels = torch.arange(qparams.quant_min, qparams.quant_max + 1)  # (2**bits - 1,) the signed codes
     codebook = levels.to(torch.float32) * qparams.scale  # (K,) what dequantize gives each code (z = 0)
@@ -275,6 +277,9 @@ def linear_codebook(values: Tensor, bits: int) -> tuple[Tensor, Tensor]:
     ``w`` is ``round(w / scale) - quant_min``, so ``codebook[codes]`` is bit for bit
     ``fake_quantize(values, qparams)`` and ``torch.fake_quantize_per_tensor_affine``. Zero is
     always a level (code ``-quant_min``); the largest weight in magnitude is a level too.
+    Because the grid is spread evenly up to the largest weight, few bits waste most levels: at
+    2 bits the levels are ``-s, 0, s`` with ``s = max|w|``, and every kept weight smaller than
+    ``s / 2`` becomes 0 (pruned after all), where k-means would put its centroids among them.
 
     Args:
         values: the kept weights of one layer, 1-d, float32, finite, non-empty.
@@ -309,7 +314,8 @@ def _check_mlp(model: object, name: str = "model") -> list[nn.Linear]:
     """An ``nn.Sequential`` whose layers with parameters are all ``nn.Linear``; returns them in order."""
     check_module(name, model)
     if not isinstance(model, nn.Sequential):
-        raise TypeError(f"{name} must be an nn.Sequential MLP (e.g. distill_lib.models.mlp), got {type(model).__name__}")
+        raise TypeError(f"{name} must be an nn.Sequential MLP (e.g. distill_lib.models.mlp), "
+                        f"got {type(model).__name__}")
     linears = []
     for i, layer in enumerate(model):
         if isinstance(layer, nn.Linear):
@@ -320,7 +326,7 @@ def _check_mlp(model: object, name: str = "model") -> list[nn.Linear]:
     if not linears:
         raise ValueError(f"{name} has no nn.Linear layer to share")
     for i, layer in zip(_linear_indices(model), linears):
-        check_finite_tensor(f"{name}[{i}].weight", layer.weight, what="weights to share")
+        check_finite_tensor(f"{name}[{i}].weight", layer.weight, dtype=torch.float32, what="weights to share")
         if layer.bias is not None:
             check_finite_tensor(f"{name}[{i}].bias", layer.bias, what="biases")
     return linears
@@ -586,6 +592,9 @@ def finetune_codebook(
         temperature, lam: the loss's ``T`` (> 0) and ``λ`` (in ``[0, 1]``).
         epochs: full-batch Adam steps, >= 0 (0 returns the shared model as it is).
         lr: Adam's learning rate, finite and > 0 (a centroid moves at most about ``lr`` per step).
+            On the 90 %-pruned 64-128-10 student, ``epochs=50, lr=1e-2`` (about 0.1 s on one
+            thread) brings 3- and 4-bit k-means codebooks back to the pruned float model's
+            validation accuracy.
         seed: seeds dropout, if the model has any (>= 0); the caller's random state is untouched.
 
     Shape:
@@ -605,7 +614,7 @@ def finetune_codebook(
 
         >>> shared = share_weights(pruned, bits=4)
         >>> tuned, shared = finetune_codebook(pruned, shared, split.X_train, split.y_train,
-        ...     teacher_logits=teacher_logits, lam=0.9, epochs=50, lr=1e-3)
+        ...     teacher_logits=teacher_logits, lam=0.9, epochs=50, lr=1e-2)
     """
     linears = _check_mlp(model)
     shared = _check_shared(shared, linears, _linear_indices(model))
