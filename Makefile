@@ -34,7 +34,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher clean handouts browser-test student grade
+.PHONY: help lab test run benchmark teacher pipeline clean handouts browser-test student grade
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -86,6 +86,10 @@ benchmark: $(STAMP)
 ## Retrain the teacher and overwrite data/teacher_mlp.pt.
 teacher: $(STAMP)
 	$(BIN)/python -m distill_lib.teacher
+
+## Rebuild notebook 06's cached sweep (every compressed model over seeds) in data/pipeline_sweep.pt.
+pipeline: $(STAMP)
+	$(BIN)/python -m distill_lib.compression.sweep
 
 ## Remove .venv/, build/ and the caches.
 clean:

@@ -24,4 +24,23 @@ Reference: S. Han, H. Mao, W. J. Dally, *Deep Compression: Compressing Deep Neur
 Pruning, Trained Quantization and Huffman Coding*, ICLR 2016.
 """
 
-# The re-exports are added when every module has landed (see /work/brief).
+from . import frontier, huffman, pipeline, sparse_index, storage, sweep, weight_sharing, widget
+from .frontier import *  # noqa: F403
+from .huffman import *  # noqa: F403
+from .pipeline import *  # noqa: F403
+from .sparse_index import *  # noqa: F403
+from .storage import *  # noqa: F403
+from .sweep import *  # noqa: F403
+from .weight_sharing import *  # noqa: F403
+from .widget import *  # noqa: F403
+
+__all__ = [
+    *pipeline.__all__,
+    *sparse_index.__all__,
+    *weight_sharing.__all__,
+    *huffman.__all__,
+    *storage.__all__,
+    *sweep.__all__,
+    *frontier.__all__,
+    *widget.__all__,
+]

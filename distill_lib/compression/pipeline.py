@@ -29,17 +29,20 @@ __all__ = ["PIPELINE_RECIPE", "compress_student", "compress_teacher"]
 
 #: Everything that determines the pipeline's models. The sweep's cache is keyed by it.
 PIPELINE_RECIPE: dict[str, Any] = {
-    "student_sizes": [64, 128, 10],
+    # The student that order (a) compresses: wide, distilled on jittered copies (notebook 03's augmentation);
+    # removing hidden units makes it 64-128-10 or 64-64-10 (Zhu & Gupta 2017: large-sparse beats small-dense).
+    "student_sizes": [64, 256, 10],
+    "augment_copies": 9,
     "temperature": 4.0,  # notebook 03's distillation loss, for every step of order (a)
     "lam": 0.9,
-    "unit_sparsities": [0.0, 0.5],  # structured: fraction of hidden units removed (a choice for validation)
+    "unit_sparsities": [0.0, 0.5, 0.75],  # structured: fraction of hidden units removed (validation chooses)
     "unit_epochs": 100,  # KD fine-tuning after removing units
-    "schedule": [0.5, 0.7, 0.8, 0.9, 0.95],  # unstructured sparsity after each pruning step
+    "schedule": [0.5, 0.7, 0.8, 0.85, 0.9, 0.95],  # unstructured sparsity after each pruning step
     "epochs_per_step": 50,  # KD fine-tuning after each pruning step
-    "lr": 0.03,  # Adam, every pruning fine-tune (notebook 05's choice for the distillation arm)
+    "lr": 0.01,  # Adam, every pruning fine-tune
     "bits": [2, 3, 4, 5],  # weight sharing: 2**bits centroids per layer, codebook fine-tuned
     "codebook_epochs": 50,
-    "codebook_lr": 0.003,
+    "codebook_lr": 0.01,
     "teacher_schedule": [0.5, 0.7, 0.8, 0.9, 0.95],  # order (b): the teacher's pruning steps
     "teacher_bits": [3, 4, 5],
     "teacher_epochs_per_step": 30,

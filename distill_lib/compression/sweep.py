@@ -260,14 +260,15 @@ def run_sweep(teacher: nn.Module, split: DigitsSplit, recipe: Mapping[str, Any] 
     for seed in seeds:
         for width in recipe["widths"]:
             sizes = [recipe["student_sizes"][0], width, recipe["student_sizes"][-1]]
-            scratch, _ = train_student(X, y, sizes=sizes, seed=seed)
+            scratch, _ = train_student(X, y, sizes=sizes, seed=seed, augment_copies=recipe["augment_copies"])
             per_seed.add({"kind": "dense", "width": width, "distilled": False, "stage": "dense"}, scratch, "dense")
-            distilled, _ = train_student(X, y, teacher_logits=teacher_logits, temperature=recipe["temperature"],
-                                         lam=recipe["lam"], sizes=sizes, seed=seed)
+            distilled, _ = train_student(X, y, teacher=teacher, augment_copies=recipe["augment_copies"],
+                                         temperature=recipe["temperature"], lam=recipe["lam"], sizes=sizes, seed=seed)
             per_seed.add({"kind": "dense", "width": width, "distilled": True, "stage": "dense"}, distilled, "dense")
-        for order, logits in (("a", teacher_logits), ("b", small_logits)):
-            student, _ = train_student(X, y, teacher_logits=logits, temperature=recipe["temperature"],
-                                       lam=recipe["lam"], sizes=recipe["student_sizes"], seed=seed)
+        for order, source, logits in (("a", teacher, teacher_logits), ("b", small_teacher, small_logits)):
+            student, _ = train_student(X, y, teacher=source, augment_copies=recipe["augment_copies"],
+                                       temperature=recipe["temperature"], lam=recipe["lam"],
+                                       sizes=recipe["student_sizes"], seed=seed)
             for unit_sparsity in recipe["unit_sparsities"]:
                 stages = compress_student(student, X, y, logits, recipe, unit_sparsity)
                 _pipeline_arms(per_seed, order, stages, unit_sparsity)
@@ -423,7 +424,7 @@ def _check_recipe(recipe: object) -> dict:
             raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be integers in [1, 8]")
     if not recipe["seeds"] or len(set(recipe["seeds"])) != len(recipe["seeds"]):
         raise ValueError(f"recipe['seeds']={recipe['seeds']!r} must be distinct integers >= 0")
-    for key in ("unit_epochs", "epochs_per_step", "codebook_epochs", "teacher_epochs_per_step"):
+    for key in ("unit_epochs", "epochs_per_step", "codebook_epochs", "teacher_epochs_per_step", "augment_copies"):
         if isinstance(recipe[key], bool) or not isinstance(recipe[key], int) or recipe[key] < 1:
             raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be an integer >= 1")
     for key in ("lr", "codebook_lr", "teacher_lr", "temperature"):
