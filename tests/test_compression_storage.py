@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from distill_lib.compression.storage import (
-    CATEGORIES,
+    BYTE_CATEGORIES,
     STAGES,
     _pack_bits,
     _unpack_bits,
@@ -61,7 +61,7 @@ def prepared(sizes, stage, *, sparsity=0.8, bits=4, seed=0, dropout=0.0):
 def check_round_trip(model, path, **kwargs):
     report = save_compressed(model, path, **kwargs)
     assert report.bytes == os.path.getsize(path) == sum(report.breakdown.values())
-    assert set(report.breakdown) == set(CATEGORIES) and min(report.breakdown.values()) >= 0
+    assert set(report.breakdown) == set(BYTE_CATEGORIES) and min(report.breakdown.values()) >= 0
     loaded = load_compressed(path)
     X = torch.randn(32, model[0].in_features, generator=torch.Generator().manual_seed(1))
     model.eval()
@@ -176,7 +176,7 @@ HAND = {  # index_bits=2: gaps [0, 3, 1, 3, 2] (two fillers), 5 entries x 2 bits
 def test_bytes_of_a_3x4_layer_by_hand(tmp_path, stage, index):
     model, shared = tiny(stage)
     report, _ = check_round_trip(model, tmp_path / "tiny.dc", stage=stage, shared=shared, index_bits=2, index=index)
-    expected = dict.fromkeys(CATEGORIES, 0) | HAND[stage, index]
+    expected = dict.fromkeys(BYTE_CATEGORIES, 0) | HAND[stage, index]
     assert report.breakdown == expected, (stage, index)
     assert report.bytes == sum(expected.values())
 

@@ -276,14 +276,14 @@ def huffman_decode(data: bytes, lengths: Sequence[int] | np.ndarray | Tensor, co
     first = codes[order] << (width - lengths[order])  # (k,) codes left-aligned to `width` bits, sorted
     which = np.searchsorted(first, windows, side="right") - 1  # (nbits,) candidate code at each bit
     symbol_at, length_at = order[which], lengths[order[which]]
-    starts, p, step = [], 0, length_at.tolist()
+    starts, p, step, nbits = [], 0, length_at.tolist(), len(bits)
     for _ in range(count):  # the chain of code starts: each code begins where the last one ended
-        if p >= len(bits):
+        if p >= nbits:
             raise ValueError(f"data ends after {len(starts)} of count={count} symbols ({len(data)} bytes)")
         starts.append(p)
         p += step[p]
     starts = np.asarray(starts, dtype=np.int64)
-    if p > len(bits):
+    if p > nbits:
         raise ValueError(f"data ends inside symbol {count - 1} of count={count} ({len(data)} bytes)")
     if ((windows[starts] >> (width - length_at[starts])) != codes[symbol_at[starts]]).any():
         raise ValueError("data holds a bit pattern that is no code of these lengths")

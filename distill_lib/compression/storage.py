@@ -21,14 +21,25 @@ Biases are float32 at every stage. :func:`load_compressed` reads any stage
 back into an ``nn.Sequential`` in eval mode whose logits are bit-identical to
 the saved model's: every stored float is the float the model used.
 
-**Layout** (little-endian; *category* in the :class:`FileReport` breakdown)::
+**Layout** (little-endian; the breakdown category of each field in brackets)::
 
-    header     magic b"DCMP", version, stage, index kind, index_bits, L  (6 x u8 after the magic)
-    header     the L + 1 layer widths, u32 each
-    per layer  header: counts (u32: kept weights, index entries, stream bytes, K; u8 bits)
-               codebooks: K float32 | codes: packed or Huffman | indices: packed, Huffman or CSR
-               weights: float32 (dense: all, pruned: the kept ones) | biases: float32
-    header     CRC-32 of everything before it, u32
+    [header]  b"DCMP", then u8 each: version, stage, index format, index_bits, L (Linear layers)
+    [header]  the L + 1 layer widths, u32 each
+    then for each layer (out, in), by stage:
+      dense      [weights] out*in float32
+      pruned     [header] nnz u32 (+ entries u32 for relative)
+                 [indices] entries gaps x index_bits bits | CSR: (out + 1) + nnz int32
+                 [weights] nnz float32, row-major
+      quantized  [header] bits u8, K u32, nnz u32 (+ entries u32)   [codebooks] K float32
+                 [codes] nnz codes x bits bits   [indices] as pruned
+      huffman    [header] bits u8, K u32, nnz u32   [codebooks] K float32   [header] code bytes u32
+                 [codes] K code lengths (u8) + the Huffman-coded codes
+                 [header] entries, table length m, gap bytes (u32)
+                 [indices] m code lengths (u8) + the Huffman-coded gaps
+      every      [biases] out float32
+    [header]  CRC-32 of everything before it, u32
+
+Bit streams are most significant bit first, padded with zeros to a whole byte.
 
 A file that is truncated, corrupted (checksum), foreign (magic) or of another
 format version raises ``ValueError`` naming the file and the problem.
@@ -38,7 +49,8 @@ Shown in notebook 06: :func:`_pack_bits` (the bit packing every stage uses).
 Example::
 
     >>> report = save_compressed(model, "student.dc", stage="huffman", shared=shared)
-    >>> report.bytes, report.breakdown["codes"]
+    >>> report.bytes == sum(report.breakdown.values())
+    True
     >>> torch.equal(load_compressed("student.dc")(X), model.eval()(X))
     True
 """
@@ -63,7 +75,8 @@ from .sparse_index import _positions_from_relative, _relative_indices
 from .weight_sharing import SharedWeights
 
 __all__ = [
-    "STAGES", "INDEX_FORMATS", "FORMAT_VERSION", "FileReport", "save_compressed", "load_compressed", "read_header",
+    "STAGES", "INDEX_FORMATS", "BYTE_CATEGORIES", "FORMAT_VERSION", "FileReport", "save_compressed",
+    "load_compressed", "read_header",
 ]
 
 #: The paper's pipeline, one file format each.
@@ -73,7 +86,7 @@ INDEX_FORMATS = ("relative", "csr")
 #: Bumped whenever the layout changes (caches keyed on it are then rebuilt).
 FORMAT_VERSION = 1
 #: The byte categories of :attr:`FileReport.breakdown`, in the order of the paper's Figure 1 bars.
-CATEGORIES = ("header", "weights", "codes", "indices", "codebooks", "biases")
+BYTE_CATEGORIES = ("header", "weights", "codes", "indices", "codebooks", "biases")
 
 #: The most weights a file may hold (1 GiB of float32): a corrupted width cannot ask for more memory.
 MAX_WEIGHTS = 2**28
@@ -91,7 +104,7 @@ class FileReport:
         path: the file written.
         stage: one of :data:`STAGES`.
         bytes: the file's size on disk (``os.path.getsize``).
-        breakdown: bytes per category of :data:`CATEGORIES` (header and checksum,
+        breakdown: bytes per category of :data:`BYTE_CATEGORIES` (header and checksum,
             float32 weights, codes, indices, codebooks, biases); sums to ``bytes``.
     """
 
@@ -197,7 +210,7 @@ class _Writer:
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
-        self.breakdown = dict.fromkeys(CATEGORIES, 0)
+        self.breakdown = dict.fromkeys(BYTE_CATEGORIES, 0)
 
     def add(self, category: str, data: bytes) -> None:
         self.parts.append(bytes(data))
