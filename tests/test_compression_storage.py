@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -182,8 +183,6 @@ def test_bytes_of_a_3x4_layer_by_hand(tmp_path, stage, index):
 
 
 def test_pack_bits_by_hand():
-    import numpy as np
-
     assert _pack_bits(np.array([0, 3, 1, 3, 2]), 2) == bytes([0b00110111, 0b10000000])
     assert _pack_bits(np.array([5]), 3) == bytes([0b10100000])
     assert _pack_bits(np.array([], dtype=np.int64), 4) == b""
