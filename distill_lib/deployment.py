@@ -68,7 +68,7 @@ from torch import Tensor, nn
 from ._validation import check_finite_tensor, check_int, check_module, check_real
 from .pruning.apply import copy_model, make_permanent
 from .quantization.int8 import Int8MLP
-from .timing import speedup
+from .timing import MAX_SPREAD, speedup
 
 __all__ = ["OPSET", "export_onnx", "onnx_bytes", "OnnxBytes", "op_types", "ort_session", "ort_logits",
            "quantize_dynamic_onnx", "quantize_static_onnx", "int8_onnx", "all_threads", "LatencyRow",
@@ -86,8 +86,8 @@ _MLP_LAYERS = (nn.Linear, nn.ReLU, nn.Dropout)
 def _check_mlp(name: str, model: object) -> nn.Sequential:
     check_module(name, model)
     if not isinstance(model, nn.Sequential) or not any(isinstance(m, nn.Linear) for m in model):
-        raise TypeError(f"{name} must be an nn.Sequential MLP of Linear/ReLU/Dropout layers (see distill_lib.models.mlp), "
-                        f"got {type(model).__name__}")
+        raise TypeError(f"{name} must be an nn.Sequential MLP of Linear/ReLU/Dropout layers "
+                        f"(see distill_lib.models.mlp), got {type(model).__name__}")
     bad = [type(m).__name__ for m in model if not isinstance(m, _MLP_LAYERS)]
     if bad or not isinstance(model[0], nn.Linear):
         raise TypeError(f"{name} must hold only Linear/ReLU/Dropout layers, starting with a Linear; got "
@@ -306,7 +306,8 @@ def ort_session(path_or_model: str | os.PathLike | onnx.ModelProto, *, num_threa
 
 def _check_session_input(session: object, X: object, name: str = "X") -> tuple[str, np.ndarray]:
     if not isinstance(session, ort.InferenceSession):
-        raise TypeError(f"session must be an onnxruntime.InferenceSession (see ort_session), got {type(session).__name__}")
+        raise TypeError(f"session must be an onnxruntime.InferenceSession (see ort_session), "
+                        f"got {type(session).__name__}")
     X = check_finite_tensor(name, X, dtype=torch.float32, what="inputs")
     (inp,) = session.get_inputs()
     features = inp.shape[1]
@@ -447,7 +448,8 @@ def quantize_static_onnx(fp32_path: str | os.PathLike, out_path: str | os.PathLi
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     with _quiet_quantizer():
-        quantize_static(src, dst, _BatchReader(name, x), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
+        quantize_static(src, dst, _BatchReader(name, x), quant_format=QuantFormat.QDQ, per_channel=True,
+                        reduce_range=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     return dst
 
@@ -468,25 +470,25 @@ def _int8_graph(int8):
         inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    nodes.append(node("QuantizeLinear", ["x", const("s_x", int8.input_scale.numpy()),
-                                         const("z_x", _uint8(int8.input_zero_point))], ["q0"]))  # (N, F) uint8
+    one, z128 = const("one", np.float32(1.0)), const("z128", np.uint8(128))  # uint8 code 128 = int8 code 0
+    s_x, z_x = const("s_x", int8.input_scale.numpy()), const("z_x", _uint8(int8.input_zero_point))
+    nodes.append(node("QuantizeLinear", ["x", s_x, z_x], ["q0"]))  # (N, F) uint8: round(x / s_x) + z_x
     layers = int8.layers
     for i, layer in enumerate(layers):
-        nodes += [node("MatMulInteger", [f"q{i}", const(f"w{i}", _uint8(layer.weight.T)), const(f"z{i}", np.uint8(128)),
-                                         const(f"z_w{i}", _uint8(layer.weight_zero_point))], [f"mm{i}"]),  # (N, out) int32
-                  node("Add", [f"mm{i}", const(f"b{i}", layer.bias.numpy())], [f"acc{i}"]),  # + folded int32 bias
+        w, z_w = const(f"w{i}", _uint8(layer.weight.T)), const(f"z_w{i}", _uint8(layer.weight_zero_point))  # (in, out)
+        nodes += [node("MatMulInteger", [f"q{i}", w, z128, z_w], [f"mm{i}"]),  # (N, out) int32: sum q_x (q_w - z_w)
+                  node("Add", [f"mm{i}", const(f"b{i}", layer.bias.numpy())], [f"acc{i}"]),  # + the folded int32 bias
                   node("Cast", [f"acc{i}"], [f"f{i}"], to=TensorProto.FLOAT)]  # (N, out) float32
-        if i + 1 == len(layers):  # logits = acc * s_x * s_w
-            nodes.append(node("Mul", [f"f{i}", const("logit_scale", int8.logit_scale.numpy())], ["logits"]))  # (N, C)
-            break
-        M = layer.multiplier.double() * 2.0 ** -(31 + layer.shift).double()  # (out,): s_x s_w / s_y
-        nodes += [node("Mul", [f"f{i}", const(f"M{i}", M.float().numpy())], [f"y{i}"]),
-                  node("QuantizeLinear", [f"y{i}", const(f"one{i}", np.float32(1)),  # round half even + z_y, saturate
-                                          const(f"z_y{i}", _uint8(layer.output_zero_point))], [f"r{i}"]),
-                  node("Clip", [f"r{i}", const(f"low{i}", _uint8(layer.output_min))], [f"q{i + 1}"])]  # ReLU
-    F, C = layers[0].weight.shape[1], layers[-1].weight.shape[0]
-    graph = helper.make_graph(nodes, "int8_mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", F])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", C])], inits)
+        if i + 1 < len(layers):  # requantize: round(acc * M) + z_y, ties to even, saturated; ReLU: clamp at z_y
+            M = layer.multiplier.double() * 2.0 ** -(31 + layer.shift).double()  # (out,): s_x s_w / s_y
+            z_y, low = const(f"z_y{i}", _uint8(layer.output_zero_point)), const(f"low{i}", _uint8(layer.output_min))
+            nodes += [node("Mul", [f"f{i}", const(f"M{i}", M.float().numpy())], [f"y{i}"]),
+                      node("QuantizeLinear", [f"y{i}", one, z_y], [f"r{i}"]),  # (N, out) uint8
+                      node("Clip", [f"r{i}", low], [f"q{i + 1}"])]
+    nodes.append(node("Mul", [f"f{i}", const("logit_scale", int8.logit_scale.numpy())], ["logits"]))  # (N, C)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", layers[0].weight.shape[1]])  # (N, F)
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", layers[-1].weight.shape[0]])  # (N, C)
+    graph = helper.make_graph(nodes, "int8_mlp", [x], [logits], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
 
 
@@ -502,7 +504,8 @@ def _check_int8_model(int8_model: object) -> Int8MLP:
                                                    layer.output_zero_point, layer.output_min)):
             raise ValueError(f"int8_model layer {i}: a zero point or clamp lies outside the int8 range [-128, 127]")
         if i + 1 < len(int8_model.layers) and ((layer.shift < 0).any() or (layer.multiplier <= 0).any()):
-            raise ValueError(f"int8_model layer {i}: multiplier must be > 0 and shift >= 0 (M = M0 * 2**-(31 + shift) < 1)")
+            raise ValueError(f"int8_model layer {i}: multiplier must be > 0 and shift >= 0 "
+                             "(M = M0 * 2**-(31 + shift) < 1)")
     if int8_model.logit_scale.dtype != torch.float32 or int8_model.input_scale.dtype != torch.float32:
         raise ValueError("int8_model.logit_scale and input_scale must be float32")
     return int8_model
@@ -560,7 +563,8 @@ class LatencyRow(NamedTuple):
 
     ``seconds``: median seconds per batch; ``speedup``: baseline time / this time (> 1: faster),
     with ``low``/``high`` its min and max over the alternating repeats (see :mod:`distill_lib.timing`).
-    The baseline's own row has ``speedup = low = high = 1``.
+    The baseline's own row has ``speedup = low = high = 1``. ``meaningful`` is timing's drop rule:
+    ``high / low <= MAX_SPREAD`` (a busy machine makes a figure meaningless; it is printed as dropped).
     """
 
     model: str
@@ -570,6 +574,10 @@ class LatencyRow(NamedTuple):
     speedup: float
     low: float
     high: float
+
+    @property
+    def meaningful(self) -> bool:
+        return self.high / self.low <= MAX_SPREAD
 
 
 def _runner(model: object, X: Tensor, num_threads: int) -> Callable[[], object]:
@@ -628,7 +636,8 @@ def latency_table(models: dict[str, Callable[[Tensor], object] | str | os.PathLi
         if isinstance(m, (str, os.PathLike)):
             _load_onnx(f"models[{name!r}]", _check_path(f"models[{name!r}]", m, output=False))
         elif not callable(m):
-            raise TypeError(f"models[{name!r}] must be a callable f(X) or the path of an .onnx file, got {type(m).__name__}")
+            raise TypeError(f"models[{name!r}] must be a callable f(X) or the path of an .onnx file, "
+                            f"got {type(m).__name__}")
     if baseline not in models:
         raise ValueError(f"baseline={baseline!r} is not one of the models {list(models)}")
     X = check_finite_tensor("X", X, dtype=torch.float32, what="inputs")
@@ -661,13 +670,18 @@ def latency_table(models: dict[str, Callable[[Tensor], object] | str | os.PathLi
 
 
 def format_latency_table(rows: Sequence[LatencyRow]) -> str:
-    """The rows of :func:`latency_table` as a fixed-width text table (for ``make benchmark`` and the notebook)."""
+    """The rows of :func:`latency_table` as a fixed-width text table (for ``make benchmark`` and the notebook).
+
+    A speed-up whose repeats span more than :data:`~distill_lib.timing.MAX_SPREAD` is printed as
+    ``dropped`` with its range (the drop rule of :mod:`distill_lib.timing`).
+    """
     if not all(isinstance(r, LatencyRow) for r in rows):
         raise TypeError("rows must be LatencyRow tuples from latency_table")
     width = max([len("model")] + [len(r.model) for r in rows])
     lines = [f"{'model':<{width}}  batch  threads  per batch    speed-up (min-max)"]
     for r in rows:
         per = f"{r.seconds * 1e6:9.1f} us" if r.seconds < 1e-2 else f"{r.seconds * 1e3:9.2f} ms"
+        ratio = f"{r.speedup:6.2f}x" if r.meaningful else "dropped"
         lines.append(f"{r.model:<{width}}  {r.batch_size:5d}  {r.num_threads:7d}  {per}  "
-                     f"{r.speedup:6.2f}x ({r.low:.2f}-{r.high:.2f})")
+                     f"{ratio} ({r.low:.2f}-{r.high:.2f})")
     return "\n".join(lines)

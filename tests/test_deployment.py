@@ -69,6 +69,14 @@ def test_export_keeps_the_callers_mode_and_weights(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+def test_export_is_quiet(tmp_path, capfd, recwarn):
+    """No progress prints, no warnings (the dynamo exporter, not the deprecated TorchScript one)."""
+    dep.export_onnx(_model("one_hidden"), tmp_path / "m.onnx")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert [str(w.message) for w in recwarn] == []
+
+
 def test_exported_graph_has_no_dropout_and_a_dynamic_batch(exported):
     model, path = exported["two_hidden_dropout"]
     assert dep.op_types(path) == ["Gemm", "Relu", "Gemm", "Relu", "Gemm"]
@@ -207,6 +215,13 @@ def test_latency_table_rows_are_well_formed(exported):
         if r.model == "torch":
             assert r.speedup == r.low == r.high == 1.0
     assert len(dep.format_latency_table(rows).splitlines()) == len(rows) + 1
+
+
+def test_format_drops_a_noisy_speedup():
+    rows = [dep.LatencyRow("teacher", 256, 1, 7e-4, 1.0, 1.0, 1.0), dep.LatencyRow("noisy", 256, 1, 7e-5, 9.0, 3.0, 12.0)]
+    lines = dep.format_latency_table(rows).splitlines()
+    assert "1.00x (1.00-1.00)" in lines[1] and "700.0 us" in lines[1]
+    assert "dropped (3.00-12.00)" in lines[2] and not rows[1].meaningful
 
 
 # ------------------------------------------------------------------------------ bad input
