@@ -7,8 +7,9 @@ has its own CPU kernels. This module does the four steps of notebook 06's deploy
 * :func:`export_onnx`: ``torch.onnx.export`` of an MLP (Linear/ReLU/Dropout), with a dynamic batch
   dimension; :func:`onnx_bytes`: how big the file is, and how much of it is weights.
 * :func:`ort_session`, :func:`ort_logits`: an ``InferenceSession`` on ``CPUExecutionProvider`` with
-  a fixed number of threads, and its logits as a torch tensor; :func:`op_types` lists the operators
-  of a file (pass ``optimized_model_path`` to :func:`ort_session` to see what ORT actually runs).
+  a fixed number of threads, and its logits as a torch tensor; :func:`compare_logits`: same argmax,
+  largest difference; :func:`op_types` lists the operators of a file (pass ``optimized_model_path``
+  to :func:`ort_session` to see what ORT actually runs).
 * int8, two ways: ORT's own quantization (:func:`quantize_dynamic_onnx`, int8 weights with the
   activations quantized at run time; :func:`quantize_static_onnx`, QDQ with calibrated
   activations), and **the workbook's own integer model** of notebook 04
@@ -33,10 +34,17 @@ rounding shift, ties away from zero); ORT multiplies by a float32 :math:`M` (24-
 rounds once, ties to even. A hidden code near a rounding boundary can land one step apart; each
 such step moves a logit by at most ``logit_scale * |q_w|``.
 
+**What ORT actually runs** (its optimised graphs, ``ORT_ENABLE_ALL``, ORT 1.32 on x86): fp32,
+``com.microsoft.FusedGemm`` (Gemm + ReLU) and ``Gemm``; dynamic int8,
+``com.microsoft.DynamicQuantizeMatMul`` per layer; static QDQ, ``QuantizeLinear``,
+``com.microsoft.QGemm`` per layer, ``DequantizeLinear``; the workbook's graph, its own operators
+unchanged.
+
 **Exporter.** torch 2.13 has two: the default ``dynamo=True`` (``torch.export`` then ONNX Script;
 about 3 s for the first export in a process, then about 1 s) and the TorchScript one
 (``dynamo=False``, about 0.1 s, deprecated: it raises a ``DeprecationWarning`` and will be
-removed). :func:`export_onnx` uses the supported one; one or two exports fit the notebook's 60 s.
+removed). :func:`export_onnx` uses the supported one; one or two exports fit the notebook's 60 s,
+and a course should not teach an API on its way out.
 Both write the same five operators (``Gemm``, ``Relu``) for an MLP; Dropout is gone in eval mode.
 
 References: ONNX (https://onnx.ai/onnx/operators/); ONNX Runtime, "Quantize ONNX models"
@@ -65,13 +73,13 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import Tensor, nn
 
-from ._validation import check_finite_tensor, check_int, check_module, check_real
+from ._validation import check_finite_tensor, check_int, check_logits, check_module, check_real, check_same_shape
 from .pruning.apply import copy_model, make_permanent
 from .quantization.int8 import Int8MLP
 from .timing import MAX_SPREAD, speedup
 
 __all__ = ["OPSET", "export_onnx", "onnx_bytes", "OnnxBytes", "op_types", "ort_session", "ort_logits",
-           "quantize_dynamic_onnx", "quantize_static_onnx", "int8_onnx", "all_threads", "LatencyRow",
+           "Agreement", "compare_logits", "quantize_dynamic_onnx", "quantize_static_onnx", "int8_onnx", "all_threads", "LatencyRow",
            "latency_table", "format_latency_table"]
 
 #: The ONNX opset of every file written here (ORT 1.32 runs opsets up to 23; 18 is the dynamo exporter's default).
@@ -336,6 +344,37 @@ def ort_logits(session: ort.InferenceSession, X: Tensor) -> Tensor:
     """
     name, x = _check_session_input(session, X)
     return torch.from_numpy(session.run(None, {name: x})[0])
+
+
+class Agreement(NamedTuple):
+    """How closely two models' logits agree on the same inputs."""
+
+    same_argmax: float  # fraction of rows (inputs) whose predicted class is the same, in [0, 1]
+    max_abs_diff: float  # the largest |logit difference| over all rows and classes
+
+
+def compare_logits(logits: Tensor, reference: Tensor) -> Agreement:
+    """Same predictions? How far apart are the logits? (e.g. ORT against PyTorch on the test set)
+
+    Args:
+        logits, reference: float ``(N, C)`` logits of two models on the same ``N`` inputs.
+
+    Returns:
+        :class:`Agreement` ``(same_argmax, max_abs_diff)``.
+
+    Raises:
+        TypeError, ValueError: not finite float ``(N, C)`` tensors, or shapes that differ.
+
+    Example::
+
+        >>> compare_logits(ort_logits(session, split.X_test), int8(split.X_test))
+        Agreement(same_argmax=1.0, max_abs_diff=0.049)
+    """
+    check_logits("logits", logits)
+    check_logits("reference", reference)
+    check_same_shape("logits", logits, "reference", reference)
+    a, b = logits.detach().double(), reference.detach().double()
+    return Agreement((a.argmax(1) == b.argmax(1)).double().mean().item(), (a - b).abs().max().item())
 
 
 # ------------------------------------------------------------------------------ int8: ORT's own

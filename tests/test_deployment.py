@@ -19,6 +19,7 @@ from torch import nn
 from distill_lib import deployment as dep
 from distill_lib.data import load_split
 from distill_lib.models import count_parameters, mlp
+from distill_lib.pruning import prune_magnitude
 from distill_lib.quantization import FakeQuantMLP, Int8MLP
 
 SIZES = {"one_hidden": [8, 5, 3], "two_hidden_dropout": [8, 16, 12, 4], "no_hidden": [8, 4]}
@@ -69,6 +70,16 @@ def test_export_keeps_the_callers_mode_and_weights(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+def test_a_pruned_model_exports_with_its_masks_folded_in(tmp_path):
+    model = _model("two_hidden_dropout").eval()
+    prune_magnitude(model, 0.5)
+    path = dep.export_onnx(model, tmp_path / "pruned.onnx")
+    assert hasattr(model[0], "weight_mask")  # the caller's masks stay
+    X = torch.randn(5, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(dep.ort_logits(dep.ort_session(path), X), model(X), atol=1e-5, rtol=1e-5)
+
+
 def test_export_is_quiet(tmp_path, capfd, recwarn):
     """No progress prints, no warnings (the dynamo exporter, not the deprecated TorchScript one)."""
     dep.export_onnx(_model("one_hidden"), tmp_path / "m.onnx")
@@ -113,6 +124,14 @@ def test_session_from_a_model_proto_and_the_optimised_graph(exported, tmp_path):
     X = torch.randn(4, 8)
     with torch.no_grad():
         torch.testing.assert_close(dep.ort_logits(session, X), model.eval()(X), atol=1e-5, rtol=1e-5)
+
+
+def test_compare_logits_by_hand():
+    a = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 1.0], [5.0, 4.0]])
+    b = torch.tensor([[1.0, 2.5], [2.0, 4.0], [0.0, 1.0], [5.0, 4.0]])
+    assert dep.compare_logits(a, b) == dep.Agreement(0.75, 4.0)  # row 1 flips; |0 - 4| = 4
+    with pytest.raises(ValueError, match=r"logits has shape \(4, 2\) but reference has shape \(3, 2\)"):
+        dep.compare_logits(a, b[:3])
 
 
 # ------------------------------------------------------------------------------ int8: the workbook's codes
