@@ -31,8 +31,11 @@ fbgemm), its int8 x int8 kernel is a slow portable loop, while uint8 x uint8 is 
 **Why the logits are not identical to** ``Int8MLP``'s: gemmlowp's requantization multiplies by a
 31-bit fixed-point :math:`M_0` and rounds twice (SaturatingRoundingDoublingHighMul, then a
 rounding shift, ties away from zero); ORT multiplies by a float32 :math:`M` (24-bit mantissa) and
-rounds once, ties to even. A hidden code near a rounding boundary can land one step apart; each
-such step moves a logit by at most ``logit_scale * |q_w|``.
+rounds once, ties to even. A hidden code near a rounding boundary can land one step apart; in
+the last hidden layer each such step moves a logit by exactly ``logit_scale * q_w`` (the weight
+code joining them); in deeper networks a step can move later codes too. Measured on the digits'
+test set, distilled 64-128-10 student: 0.08 % of hidden codes one step apart, no other
+difference, identical predictions, max |logit difference| 0.049 (the logits span -24 to 28).
 
 **What ORT actually runs** (its optimised graphs, ``ORT_ENABLE_ALL``, ORT 1.32 on x86): fp32,
 ``com.microsoft.FusedGemm`` (Gemm + ReLU) and ``Gemm``; dynamic int8,
@@ -565,8 +568,9 @@ def int8_onnx(int8_model: Int8MLP, path: str | os.PathLike) -> Path:
     int8 kernel saturates and its int8 x int8 one is slow, uint8 x uint8 is exact and fast.
     The requantization rounds once in float32 (ties to even) where ``Int8MLP`` follows gemmlowp's
     fixed point (31-bit ``M0``, two roundings, ties away from zero), so a hidden code may differ by
-    one step, and a logit by at most ``logit_scale * sum |q_w|`` over the differing codes; the
-    input codes and every int32 accumulator computed from equal codes are identical.
+    one step; with one hidden layer a logit then moves by ``logit_scale * sum q_w`` over the
+    differing codes (exactly: the accumulators stay integers). The input codes, and every int32
+    accumulator computed from equal codes, are identical.
 
     Args:
         int8_model: an :class:`~distill_lib.quantization.Int8MLP` (int8 weights, int32 biases).
