@@ -81,8 +81,8 @@ from .pruning.apply import copy_model, make_permanent
 from .quantization.int8 import Int8MLP
 from .timing import MAX_SPREAD, speedup
 
-__all__ = ["OPSET", "export_onnx", "onnx_bytes", "OnnxBytes", "op_types", "ort_session", "ort_logits",
-           "Agreement", "compare_logits", "quantize_dynamic_onnx", "quantize_static_onnx", "int8_onnx", "all_threads", "LatencyRow",
+__all__ = ["OPSET", "export_onnx", "onnx_bytes", "OnnxBytes", "op_types", "all_threads", "ort_session", "ort_logits",
+           "Agreement", "compare_logits", "quantize_dynamic_onnx", "quantize_static_onnx", "int8_onnx", "LatencyRow",
            "latency_table", "format_latency_table"]
 
 #: The ONNX opset of every file written here (ORT 1.32 runs opsets up to 23; 18 is the dynamo exporter's default).
@@ -103,6 +103,11 @@ def _check_mlp(name: str, model: object) -> nn.Sequential:
     if bad or not isinstance(model[0], nn.Linear):
         raise TypeError(f"{name} must hold only Linear/ReLU/Dropout layers, starting with a Linear; got "
                         f"{[type(m).__name__ for m in model]}")
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for i, (a, b) in enumerate(zip(linears, linears[1:])):
+        if b.in_features != a.out_features:
+            raise ValueError(f"{name}: Linear layer {i + 1} takes {b.in_features} inputs but layer {i} gives "
+                             f"{a.out_features}")
     return model
 
 

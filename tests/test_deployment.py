@@ -237,7 +237,8 @@ def test_latency_table_rows_are_well_formed(exported):
 
 
 def test_format_drops_a_noisy_speedup():
-    rows = [dep.LatencyRow("teacher", 256, 1, 7e-4, 1.0, 1.0, 1.0), dep.LatencyRow("noisy", 256, 1, 7e-5, 9.0, 3.0, 12.0)]
+    rows = [dep.LatencyRow("teacher", 256, 1, 7e-4, 1.0, 1.0, 1.0),
+            dep.LatencyRow("noisy", 256, 1, 7e-5, 9.0, 3.0, 12.0)]
     lines = dep.format_latency_table(rows).splitlines()
     assert "1.00x (1.00-1.00)" in lines[1] and "700.0 us" in lines[1]
     assert "dropped (3.00-12.00)" in lines[2] and not rows[1].meaningful
@@ -251,6 +252,8 @@ def test_export_refuses_bad_input(tmp_path):
         dep.export_onnx("model", tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="only Linear/ReLU/Dropout.*Conv1d"):
         dep.export_onnx(nn.Sequential(nn.Linear(8, 4), nn.Conv1d(1, 1, 1)), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="Linear layer 1 takes 5 inputs but layer 0 gives 4"):
+        dep.export_onnx(nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(5, 3)), tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="nn.Sequential MLP.*got Linear"):
         dep.export_onnx(nn.Linear(8, 4), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match=r"path='.*m.txt' must end in '.onnx'"):
