@@ -89,7 +89,7 @@ teacher: $(STAMP)
 
 ## Rebuild notebook 06's cached sweep (every compressed model over seeds) in data/pipeline_sweep.pt.
 pipeline: $(STAMP)
-	$(BIN)/python -m distill_lib.compression.sweep
+	$(BIN)/python -m distill_lib.compression
 
 ## Remove .venv/, build/ and the caches.
 clean:

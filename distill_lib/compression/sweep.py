@@ -12,7 +12,7 @@ Notebook 06 recomputes one arm of seed 0 live with the shown code and checks it 
 The cache is a plain dictionary of tensors, numbers and strings (``torch.load(weights_only=True)``),
 keyed by the recipe, the teacher's weights, the data, the storage format and the library and torch
 versions; anything unusable (no file, a broken file, another key) means a warning and a rebuild,
-never a crash. Regenerate it with ``python -m distill_lib.compression.sweep`` (``make pipeline``).
+never a crash. Regenerate it with ``python -m distill_lib.compression`` (``make pipeline``).
 """
 
 from __future__ import annotations
@@ -106,6 +106,13 @@ class Sweep:
     @property
     def teacher(self) -> Arm:
         return self.one(kind="teacher")
+
+    def stages(self, order: str) -> list[Arm]:
+        """The snapshots of :func:`compress_student` in ``order`` (``"a"``/``"b"``): pruned (float32 weights)
+        and k-means with a fine-tuned codebook; the untuned weight sharing is left out."""
+        if order not in ("a", "b"):
+            raise ValueError(f"order={order!r} is not allowed; choose 'a' (distil first) or 'b' (teacher first)")
+        return [a for a in self.find(kind="pipeline", order=order) if a.params["bits"] is None or a.params["finetuned"]]
 
 
 _MISSING = object()
@@ -438,7 +445,7 @@ def _check_recipe(recipe: object) -> dict:
 
 
 def main() -> None:
-    """Rebuild the cache (``python -m distill_lib.compression.sweep``)."""
+    """Rebuild the cache (``python -m distill_lib.compression``, ``make pipeline``)."""
     from ..teacher import load_teacher
 
     torch.set_num_threads(1)
