@@ -1,5 +1,6 @@
 """distill_lib.compression.storage: every stage read back to identical logits, bytes counted by hand, broken files."""
 
+import math
 import os
 import struct
 import tempfile
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from distill_lib.compression.storage import (
+    FORMAT_VERSION,
     BYTE_CATEGORIES,
     STAGES,
     _pack_bits,
@@ -23,7 +25,7 @@ from distill_lib.compression.storage import (
     read_header,
     save_compressed,
 )
-from distill_lib.compression.weight_sharing import SharedWeights
+from distill_lib.compression.weight_sharing import SharedWeights, apply_shared, share_weights
 from distill_lib.models import count_parameters, mlp
 from distill_lib.pruning import make_permanent, prune_magnitude
 
@@ -92,7 +94,7 @@ def test_every_stage_round_trips_to_identical_logits(sizes, stage, sparsity, bit
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "m.dc"
         report, loaded = check_round_trip(model, path, stage=stage, shared=shared, index_bits=index_bits, index=index)
-        assert read_header(path) == {"version": 1, "stage": stage, "index": index, "index_bits": index_bits,
+        assert read_header(path) == {"version": FORMAT_VERSION, "stage": stage, "index": index, "index_bits": index_bits,
                                      "widths": list(sizes)}
     for a, b in zip(loaded.parameters(), (p for m in model if isinstance(m, nn.Linear) for p in m.parameters())):
         assert torch.equal(a, b)
@@ -219,9 +221,9 @@ def test_corrupted_truncated_and_foreign_files(small_file, tmp_path):
     bad.write_bytes(b"")
     with pytest.raises(ValueError, match="not a compressed-model file"):
         load_compressed(bad)
-    body = data[:4] + bytes([2]) + data[5:-4]
+    body = data[:4] + bytes([FORMAT_VERSION + 1]) + data[5:-4]
     bad.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
-    with pytest.raises(ValueError, match="format version 2; this library reads version 1"):
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}; this library reads version {FORMAT_VERSION}"):
         load_compressed(bad)
     with pytest.raises(ValueError, match="no such file"):
         load_compressed(tmp_path / "missing.dc")
@@ -322,3 +324,22 @@ def test_models_that_are_not_plain_mlps(tmp_path):
             model=nn.Sequential(nn.Linear(4, 3, bias=False)), stage="dense")
     refused(tmp_path, TypeError, "Linear layer 0 weight must be a float32 tensor",
             model=nn.Sequential(nn.Linear(4, 3).double()), stage="dense")
+
+
+def test_a_layer_with_nothing_pruned_stores_no_index(tmp_path):
+    """Format 2: a dense layer's positions follow from its shape; no gaps are written (Han et al. store none)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    with torch.no_grad():
+        model[2].weight[0, :2] = 0.0  # the second layer loses two weights, the first none
+    for stage in ("pruned", "huffman"):
+        shared = share_weights(model, 2) if stage == "huffman" else None
+        coded = apply_shared(model, shared) if shared else model
+        report = save_compressed(coded, tmp_path / f"{stage}.dc", stage=stage, shared=shared)
+        again = load_compressed(report.path)
+        assert torch.equal(again(torch.ones(2, 6)), coded.eval()(torch.ones(2, 6)))
+        gap_bytes = report.breakdown["indices"]
+        # only the second layer has an index stream: 13 entries (the pruned stage packs 5 bits each)
+        if stage == "pruned":
+            assert gap_bytes == math.ceil(13 * 5 / 8)
+        assert gap_bytes > 0

@@ -84,7 +84,7 @@ STAGES = ("dense", "pruned", "quantized", "huffman")
 #: Where the kept weights are: the paper's relative indices, or compressed sparse rows.
 INDEX_FORMATS = ("relative", "csr")
 #: Bumped whenever the layout changes (caches keyed on it are then rebuilt).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: no relative-index stream for a layer with nothing pruned
 #: The byte categories of :attr:`FileReport.breakdown`, in the order of the paper's Figure 1 bars.
 BYTE_CATEGORIES = ("header", "weights", "codes", "indices", "codebooks", "biases")
 
@@ -227,6 +227,8 @@ def _write_indices(out: _Writer, mask: Tensor, index: str, index_bits: int, huff
         rows, cols = torch.nonzero(mask, as_tuple=True)
         crow = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(mask.sum(1), 0)])
         out.add("indices", crow.numpy().astype("<i4").tobytes() + cols.numpy().astype("<i4").tobytes())
+        return
+    if bool(mask.all()):  # nothing pruned: the reader knows every position from nnz = out * in
         return
     gaps = _relative_indices(mask, index_bits).numpy()  # (entries,)
     if not huffman:
@@ -417,6 +419,8 @@ def _read_mask(r: _Reader, shape: tuple[int, int], nnz: int, header: dict, huffm
         flat = row * cols + col
         if nnz > 1 and (torch.diff(flat) <= 0).any():
             raise r.fail("CSR column indices are not increasing within a row")
+    elif nnz == rows * cols:  # nothing pruned: no index stream was written
+        flat = torch.arange(nnz)
     else:
         bits = header["index_bits"]
         if huffman:
