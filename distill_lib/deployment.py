@@ -108,6 +108,10 @@ def _check_mlp(name: str, model: object) -> nn.Sequential:
         if b.in_features != a.out_features:
             raise ValueError(f"{name}: Linear layer {i + 1} takes {b.in_features} inputs but layer {i} gives "
                              f"{a.out_features}")
+    for i, layer in enumerate(linears):
+        for part in ("weight", "bias"):
+            if getattr(layer, part) is not None:
+                check_finite_tensor(f"{name}: Linear layer {i} {part}", getattr(layer, part).detach(), what="weights")
     return model
 
 
@@ -612,7 +616,9 @@ class LatencyRow(NamedTuple):
     ``seconds``: median seconds per batch; ``speedup``: baseline time / this time (> 1: faster),
     with ``low``/``high`` its min and max over the alternating repeats (see :mod:`distill_lib.timing`).
     The baseline's own row has ``speedup = low = high = 1``. ``meaningful`` is timing's drop rule:
-    ``high / low <= MAX_SPREAD`` (a busy machine makes a figure meaningless; it is printed as dropped).
+    ``high / low <= MAX_SPREAD`` (a busy machine makes a figure meaningless; it is printed as dropped),
+    and not ``contended``: the baseline took more than ``MAX_SPREAD`` times longer on these threads than
+    on the fewest measured, so the cores were busy elsewhere and the whole block is dropped.
     """
 
     model: str
@@ -622,10 +628,11 @@ class LatencyRow(NamedTuple):
     speedup: float
     low: float
     high: float
+    contended: bool = False  # the baseline ran > MAX_SPREAD x slower on these threads than on the fewest
 
     @property
     def meaningful(self) -> bool:
-        return self.high / self.low <= MAX_SPREAD
+        return not self.contended and self.high / self.low <= MAX_SPREAD
 
 
 def _runner(model: object, X: Tensor, num_threads: int) -> Callable[[], object]:
@@ -714,7 +721,13 @@ def latency_table(models: dict[str, Callable[[Tensor], object] | str | os.PathLi
                 speedup(base, base, num_threads=t, repeats=repeats, min_run_time=min_run_time).baseline
             rows.append(LatencyRow(baseline, b, t, base_seconds, 1.0, 1.0, 1.0))
             rows += [LatencyRow(name, b, t, s.candidate, s.median, s.low, s.high) for name, s in found]
-    return rows
+    # More threads than cores free: a baseline far slower on t threads than on the fewest measures the
+    # machine's load (threads spinning against other processes), not the runtimes; drop the whole block.
+    fewest = {b: min((r for r in rows if r.model == baseline and r.batch_size == b), key=lambda r: r.num_threads)
+              for b in sizes}
+    return [r._replace(contended=True) if r.num_threads > fewest[r.batch_size].num_threads and next(
+        x for x in rows if x.model == baseline and (x.batch_size, x.num_threads) == (r.batch_size, r.num_threads)
+    ).seconds > MAX_SPREAD * fewest[r.batch_size].seconds else r for r in rows]
 
 
 def format_latency_table(rows: Sequence[LatencyRow]) -> str:
@@ -729,7 +742,7 @@ def format_latency_table(rows: Sequence[LatencyRow]) -> str:
     lines = [f"{'model':<{width}}  batch  threads  per batch    speed-up (min-max)"]
     for r in rows:
         per = f"{r.seconds * 1e6:9.1f} us" if r.seconds < 1e-2 else f"{r.seconds * 1e3:9.2f} ms"
-        ratio = f"{r.speedup:6.2f}x" if r.meaningful else "dropped"
+        ratio = "busy cores" if r.contended else f"{r.speedup:6.2f}x" if r.meaningful else "dropped"
         lines.append(f"{r.model:<{width}}  {r.batch_size:5d}  {r.num_threads:7d}  {per}  "
                      f"{ratio} ({r.low:.2f}-{r.high:.2f})")
     return "\n".join(lines)

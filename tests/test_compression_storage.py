@@ -343,3 +343,9 @@ def test_a_layer_with_nothing_pruned_stores_no_index(tmp_path):
         if stage == "pruned":
             assert gap_bytes == math.ceil(13 * 5 / 8)
         assert gap_bytes > 0
+
+
+def test_save_refuses_a_path_that_is_not_a_path(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with pytest.raises(TypeError, match="path must be a str or a path, got int"):
+        save_compressed(model, 5, stage="dense")

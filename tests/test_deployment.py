@@ -309,3 +309,40 @@ def test_quantizers_and_latency_refuse_bad_input(exported, tmp_path):
         dep.latency_table({"m": model, "x": 3}, torch.zeros(4, 8), baseline="m")
     with pytest.raises(ValueError, match=r"num_threads_list\[0\]=0 is out of range"):
         dep.latency_table({"m": model}, torch.zeros(4, 8), baseline="m", batch_sizes=(1,), num_threads_list=(0,))
+
+
+def test_a_contended_thread_block_is_dropped():
+    """A baseline far slower on more threads measures the machine's load: every row of that block is dropped."""
+    from distill_lib.deployment import LatencyRow, format_latency_table
+    from distill_lib.timing import MAX_SPREAD
+
+    quiet = LatencyRow("teacher", 256, 1, 1e-3, 1.0, 1.0, 1.0)
+    busy = LatencyRow("teacher", 256, 2, 1e-3 * (MAX_SPREAD + 1), 1.0, 1.0, 1.0, contended=True)
+    student = LatencyRow("student", 256, 2, 1e-5, 600.0, 590.0, 610.0, contended=True)
+    assert quiet.meaningful and not busy.meaningful and not student.meaningful
+    text = format_latency_table([quiet, busy, student])
+    assert text.count("busy cores") == 2 and "600.00x" not in text
+
+
+def test_latency_table_marks_the_contended_block(monkeypatch):
+    from distill_lib import deployment
+    from distill_lib.timing import Speedup
+
+    def fake_speedup(baseline, candidate, *, num_threads, repeats, min_run_time):
+        base = 1e-3 if num_threads == 1 else 50e-3  # the teacher: 50x slower on 2 threads
+        return Speedup((base / 1e-4,) * 3, base, 1e-4)
+
+    monkeypatch.setattr(deployment, "speedup", fake_speedup)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    rows = deployment.latency_table({"teacher": model, "student": model}, torch.ones(8, 4), baseline="teacher",
+                                    batch_sizes=(8,), num_threads_list=(1, 2))
+    assert [(r.num_threads, r.contended) for r in rows] == [(1, False), (1, False), (2, True), (2, True)]
+
+
+def test_export_refuses_non_finite_weights(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="Linear layer 1 weight"):
+        dep.export_onnx(model, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

@@ -319,6 +319,8 @@ def save_compressed(
     if stage == "huffman" and index != "relative":
         raise ValueError(f"index={index!r} with stage='huffman': Huffman coding needs index='relative' (the gaps)")
     index_bits = check_int("index_bits", index_bits, low=1, high=16)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
     if stage in ("quantized", "huffman"):
         if shared is None:
             raise ValueError(f"stage={stage!r} needs shared: one SharedWeights per Linear layer")
