@@ -64,3 +64,20 @@ def test_the_recipe_is_what_the_notebook_says():
     assert r["student_sizes"] == [64, 256, 10] and r["schedule"] == sorted(r["schedule"])
     assert 0.0 in r["unit_sparsities"] and all(1 <= b <= 8 for b in r["bits"])
     assert len(r["seeds"]) >= 5  # the issue: at least 5 seeds
+
+
+def test_bad_input_is_refused_before_training(split, teacher, tiny_student):
+    logits = predict_logits(teacher, split.X_train)
+    X, y = split.X_train, split.y_train
+    with pytest.raises(ValueError, match="missing"):
+        compress_student(tiny_student, X, y, logits, {}, 0.0)
+    with pytest.raises(ValueError, match="unit_sparsity=1.5"):
+        compress_student(tiny_student, X, y, logits, TINY_RECIPE, 1.5)
+    with pytest.raises(ValueError, match=r"teacher_logits has shape \(1079, 9\)"):
+        compress_student(tiny_student, X, y, logits[:, :9], TINY_RECIPE, 0.0)
+    with pytest.raises(TypeError, match="student must be an nn.Sequential"):
+        compress_student(torch.nn.Linear(64, 10), X, y, logits, TINY_RECIPE, 0.0)
+    with pytest.raises(ValueError, match="X has 63 features"):
+        compress_teacher(teacher, X[:, :63], y, TINY_RECIPE)
+    with pytest.raises(ValueError, match=r"recipe\['lr'\]"):
+        compress_teacher(teacher, X, y, {**TINY_RECIPE, "lr": -1.0})

@@ -11,7 +11,6 @@ from distill_lib.compression import sweep as sweep_module
 from distill_lib.compression.pipeline import PIPELINE_RECIPE, compress_student
 from distill_lib.compression.sweep import (
     DEFAULT_SWEEP_PATH,
-    Sweep,
     arm_name,
     choose_teacher,
     file_bytes,
@@ -152,3 +151,17 @@ def test_arm_names():
     assert arm_name({"kind": "dense", "width": 32, "distilled": True}) == "distilled 64-32-10"
     assert arm_name({"kind": "pipeline", "order": "a", "unit_sparsity": 0.5, "sparsity": 0.9, "bits": 4,
                      "method": "kmeans", "finetuned": True}) == "a: units -50%, 90% sparse, k-means 4 bits"
+
+
+def test_choose_teacher_rule():
+    """The smallest compressed teacher within 1 point on validation; none within: the most accurate."""
+    from distill_lib.stats import Runs
+
+    def arm(hits, size):
+        row = np.arange(100) < hits
+        runs = Runs(row[None, :], (0,))
+        return sweep_module.Arm({"kind": "teacher compressed", "hits": hits}, runs, runs, (size,))
+
+    teacher = arm(99, 1000)
+    assert choose_teacher([arm(98, 50), arm(97, 10), arm(99, 80)], teacher).params["hits"] == 98  # 98 >= 99 - 1
+    assert choose_teacher([arm(90, 50), arm(95, 60)], teacher).params["hits"] == 95  # fallback: most accurate

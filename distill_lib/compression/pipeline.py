@@ -10,22 +10,30 @@ teacher (fine-tuned with cross-entropy, since there is nothing to distil from), 
 student from the *compressed* teacher and compress the student with the same steps and budgets,
 every soft target now coming from the compressed teacher.
 
-:func:`compress_student` and :func:`compress_teacher` are the shown cores (notebook 06 shows them in a
-cell ``# Saved in distill_lib/compression/pipeline.py``); they take an already-checked recipe. The
+:func:`_compress_student` and :func:`_compress_teacher` are the shown cores (notebook 06 shows them in a
+cell ``# Saved in distill_lib/compression/pipeline.py``); the public :func:`compress_student` and
+:func:`compress_teacher` check every argument (the recipe with :func:`check_pipeline_recipe`), then call them. The
 sweep that runs them over seeds and settings, with its bookkeeping (evaluation, bytes of real files),
 is :mod:`distill_lib.compression.sweep`.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Mapping
 from typing import Any
 
+from torch import Tensor, nn
+
+from .._validation import check_eval_set, check_logits
 from ..losses import make_loss
 from ..pruning import copy_model, make_permanent, prune_and_finetune, remove_hidden_units
+from ..pruning.masks import check_sparsity
 from ..training import fit
 from .weight_sharing import finetune_codebook, share_weights
 
-__all__ = ["PIPELINE_RECIPE", "compress_student", "compress_teacher"]
+__all__ = ["PIPELINE_RECIPE", "check_pipeline_recipe", "compress_student", "compress_teacher"]
 
 #: Everything that determines the pipeline's models. The sweep's cache is keyed by it.
 PIPELINE_RECIPE: dict[str, Any] = {
@@ -53,7 +61,7 @@ PIPELINE_RECIPE: dict[str, Any] = {
 }
 
 
-def compress_student(student, X, targets, teacher_logits, recipe, unit_sparsity):
+def _compress_student(student, X, targets, teacher_logits, recipe, unit_sparsity):
     """Order (a) after distilling: remove units, prune in steps, share weights; a snapshot after each stage."""
     loss_fn = make_loss(recipe["temperature"], recipe["lam"])  # every step recovers with the distillation loss
     model = remove_hidden_units(student, unit_sparsity)  # structured: a smaller dense MLP (a copy)
@@ -76,7 +84,7 @@ def compress_student(student, X, targets, teacher_logits, recipe, unit_sparsity)
     return stages
 
 
-def compress_teacher(teacher, X, targets, recipe):
+def _compress_teacher(teacher, X, targets, recipe):
     """Order (b)'s first step: prune the teacher in steps and share its weights, all with cross-entropy."""
     model = copy_model(teacher)
     stages = {}  # (sparsity, bits) -> (model, shared)
@@ -91,3 +99,114 @@ def compress_teacher(teacher, X, targets, recipe):
                 lr=recipe["codebook_lr"], seed=step)
     return stages
 
+
+
+def _check_mlp(name: str, model: object) -> nn.Sequential:
+    if not isinstance(model, nn.Sequential) or not all(isinstance(m, (nn.Linear, nn.ReLU, nn.Dropout)) for m in model):
+        raise TypeError(f"{name} must be an nn.Sequential MLP of Linear/ReLU/Dropout layers (distill_lib.models.mlp), "
+                        f"got {type(model).__name__}")
+    return model
+
+
+def _check_data(model: nn.Sequential, X: object, targets: object, teacher_logits: object = None) -> None:
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=linears[-1].out_features)
+    if X.shape[1] != linears[0].in_features:
+        raise ValueError(f"X has {X.shape[1]} features per row but the model takes {linears[0].in_features}")
+    if teacher_logits is not None:
+        check_logits("teacher_logits", teacher_logits)
+        if teacher_logits.shape != (len(X), linears[-1].out_features):
+            raise ValueError(f"teacher_logits has shape {tuple(teacher_logits.shape)}; it must be "
+                             f"({len(X)}, {linears[-1].out_features}), one row per row of X")
+
+
+def compress_student(
+    student: nn.Sequential, X: Tensor, targets: Tensor, teacher_logits: Tensor, recipe: Mapping[str, Any],
+    unit_sparsity: float,
+) -> dict[tuple[float, int | None], tuple[nn.Sequential, list | None]]:
+    """Order (a)'s compression of a distilled student, with a snapshot after every stage (validates, then runs the core).
+
+    Removes ``unit_sparsity`` of the hidden units (then ``recipe["unit_epochs"]`` of distillation fine-tuning),
+    prunes single weights by global magnitude to each sparsity of ``recipe["schedule"]`` in turn
+    (``recipe["epochs_per_step"]`` of fine-tuning each), and at every sparsity (0 included) shares the weights
+    with k-means at each of ``recipe["bits"]`` and fine-tunes the codebook (eq. 3). Every fine-tune uses
+    the distillation loss at ``recipe["temperature"]`` and ``recipe["lam"]``.
+
+    Args:
+        student: the trained student (``nn.Sequential`` MLP); not modified.
+        X, targets: the training set, ``(N, F)`` and ``(N,)``.
+        teacher_logits: the teacher's logits on ``X``, ``(N, C)``.
+        recipe: :data:`PIPELINE_RECIPE` or one with the same keys (:func:`check_pipeline_recipe`).
+        unit_sparsity: fraction of hidden units removed, in ``[0, 1)``.
+
+    Returns:
+        ``{(sparsity, bits): (model, shared)}``; ``bits=None`` is the pruned float32 model (``shared`` None),
+        otherwise the model with the shared weights applied and its :class:`SharedWeights` list.
+
+    Raises:
+        TypeError, ValueError: a bad argument, named in the message, before anything is trained.
+
+    Example::
+
+        >>> stages = compress_student(student, split.X_train, split.y_train, teacher_logits, PIPELINE_RECIPE, 0.5)
+        >>> model, shared = stages[(0.9, 4)]
+    """
+    _check_mlp("student", student)
+    recipe = check_pipeline_recipe(recipe)
+    _check_data(student, X, targets, teacher_logits)
+    unit_sparsity = check_sparsity(unit_sparsity, "unit_sparsity")
+    return _compress_student(student, X, targets, teacher_logits, recipe, unit_sparsity)
+
+
+def compress_teacher(
+    teacher: nn.Sequential, X: Tensor, targets: Tensor, recipe: Mapping[str, Any],
+) -> dict[tuple[float, int], tuple[nn.Sequential, list]]:
+    """Order (b)'s first step: the teacher pruned to each of ``recipe["teacher_schedule"]`` and shared at each of
+    ``recipe["teacher_bits"]``, fine-tuned with cross-entropy (validates, then runs the core).
+
+    Args:
+        teacher: the teacher (``nn.Sequential`` MLP, dropout allowed); not modified.
+        X, targets: the training set.
+        recipe: :data:`PIPELINE_RECIPE` or one with the same keys.
+
+    Returns:
+        ``{(sparsity, bits): (model, shared)}``.
+
+    Raises:
+        TypeError, ValueError: a bad argument, named in the message, before anything is trained.
+    """
+    _check_mlp("teacher", teacher)
+    recipe = check_pipeline_recipe(recipe)
+    _check_data(teacher, X, targets)
+    return _compress_teacher(teacher, X, targets, recipe)
+
+
+def check_pipeline_recipe(recipe: object) -> dict:
+    """The recipe, checked: the keys of :data:`PIPELINE_RECIPE`, each of a usable type and range."""
+    if not isinstance(recipe, Mapping):
+        raise TypeError(f"recipe must be a dict like PIPELINE_RECIPE, got {type(recipe).__name__}")
+    missing, extra = set(PIPELINE_RECIPE) - set(recipe), set(recipe) - set(PIPELINE_RECIPE)
+    if missing or extra:
+        raise ValueError(f"recipe must have exactly the keys of PIPELINE_RECIPE; missing {sorted(missing)}, "
+                         f"unexpected {sorted(map(str, extra))}")
+    recipe = copy.deepcopy(dict(recipe))
+    for key in ("schedule", "teacher_schedule"):
+        values = recipe[key]
+        if not values or any(not (isinstance(v, float) and 0 < v < 1) for v in values) or list(values) != sorted(values):
+            raise ValueError(f"recipe[{key!r}]={values!r} must be increasing floats in (0, 1)")
+    for key in ("bits", "teacher_bits"):
+        if not recipe[key] or any(isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 8 for b in recipe[key]):
+            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be integers in [1, 8]")
+    if not recipe["seeds"] or len(set(recipe["seeds"])) != len(recipe["seeds"]):
+        raise ValueError(f"recipe['seeds']={recipe['seeds']!r} must be distinct integers >= 0")
+    for key in ("unit_epochs", "epochs_per_step", "codebook_epochs", "teacher_epochs_per_step", "augment_copies"):
+        if isinstance(recipe[key], bool) or not isinstance(recipe[key], int) or recipe[key] < 1:
+            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be an integer >= 1")
+    for key in ("lr", "codebook_lr", "teacher_lr", "temperature"):
+        if not (isinstance(recipe[key], float) and math.isfinite(recipe[key]) and recipe[key] > 0):
+            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be a finite float > 0")
+    if not (isinstance(recipe["lam"], float) and 0 < recipe["lam"] <= 1):
+        raise ValueError(f"recipe['lam']={recipe['lam']!r} must be a float in (0, 1]")
+    if any(not (isinstance(u, float) and 0 <= u < 1) for u in recipe["unit_sparsities"]):
+        raise ValueError(f"recipe['unit_sparsities']={recipe['unit_sparsities']!r} must be floats in [0, 1)")
+    return recipe

@@ -7,7 +7,8 @@ than a notebook's minute, so :func:`run_sweep` does it once and :func:`load_swee
 notebook needs: for every *arm* (one kind of model, one per seed), its per-image correctness on the
 validation and test sets (the input of :mod:`distill_lib.stats`) and the size of its real file
 (:func:`~distill_lib.compression.storage.save_compressed`, read back and checked by the storage tests).
-Notebook 06 recomputes one arm of seed 0 live with the shown code and checks it against the cache.
+Notebook 06 reruns order (a) on seed 0 live with the shown code, at the units setting it chose, and
+compares every one of those snapshots with the cache.
 
 The cache is a plain dictionary of tensors, numbers and strings (``torch.load(weights_only=True)``),
 keyed by the recipe, the teacher's weights, the data, the storage format and the library and torch
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 import os
 import tempfile
 import time
@@ -39,7 +39,7 @@ from ..stats import Runs
 from ..student import train_student
 from ..training import predict_logits, set_seed
 from . import storage
-from .pipeline import PIPELINE_RECIPE, compress_student, compress_teacher
+from .pipeline import PIPELINE_RECIPE, check_pipeline_recipe, compress_student, compress_teacher
 from .weight_sharing import apply_shared, share_weights
 
 __all__ = [
@@ -236,7 +236,7 @@ def run_sweep(teacher: nn.Module, split: DigitsSplit, recipe: Mapping[str, Any] 
     Returns:
         A :class:`Sweep`.
     """
-    recipe = _check_recipe(recipe)
+    recipe = check_pipeline_recipe(recipe)
     if not isinstance(teacher, nn.Module):
         raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
     if not isinstance(split, DigitsSplit):
@@ -396,7 +396,7 @@ def load_sweep(
     for name, flag in (("save", save), ("progress", progress)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
-    recipe = _check_recipe(recipe)
+    recipe = check_pipeline_recipe(recipe)
     split = split if split is not None else load_split()
     path = Path(path)
     reason, sweep = _read(path, sweep_key(recipe, teacher), split)
@@ -411,37 +411,6 @@ def load_sweep(
         except OSError as err:
             warnings.warn(f"Could not write the rebuilt sweep to {path}: {err}", stacklevel=2)
     return sweep
-
-
-def _check_recipe(recipe: object) -> dict:
-    """The recipe, checked: the keys of :data:`PIPELINE_RECIPE`, each of a usable type and range."""
-    if not isinstance(recipe, Mapping):
-        raise TypeError(f"recipe must be a dict like PIPELINE_RECIPE, got {type(recipe).__name__}")
-    missing, extra = set(PIPELINE_RECIPE) - set(recipe), set(recipe) - set(PIPELINE_RECIPE)
-    if missing or extra:
-        raise ValueError(f"recipe must have exactly the keys of PIPELINE_RECIPE; missing {sorted(missing)}, "
-                         f"unexpected {sorted(map(str, extra))}")
-    recipe = copy.deepcopy(dict(recipe))
-    for key in ("schedule", "teacher_schedule"):
-        values = recipe[key]
-        if not values or any(not (isinstance(v, float) and 0 < v < 1) for v in values) or list(values) != sorted(values):
-            raise ValueError(f"recipe[{key!r}]={values!r} must be increasing floats in (0, 1)")
-    for key in ("bits", "teacher_bits"):
-        if not recipe[key] or any(isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 8 for b in recipe[key]):
-            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be integers in [1, 8]")
-    if not recipe["seeds"] or len(set(recipe["seeds"])) != len(recipe["seeds"]):
-        raise ValueError(f"recipe['seeds']={recipe['seeds']!r} must be distinct integers >= 0")
-    for key in ("unit_epochs", "epochs_per_step", "codebook_epochs", "teacher_epochs_per_step", "augment_copies"):
-        if isinstance(recipe[key], bool) or not isinstance(recipe[key], int) or recipe[key] < 1:
-            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be an integer >= 1")
-    for key in ("lr", "codebook_lr", "teacher_lr", "temperature"):
-        if not (isinstance(recipe[key], float) and math.isfinite(recipe[key]) and recipe[key] > 0):
-            raise ValueError(f"recipe[{key!r}]={recipe[key]!r} must be a finite float > 0")
-    if not (isinstance(recipe["lam"], float) and 0 < recipe["lam"] <= 1):
-        raise ValueError(f"recipe['lam']={recipe['lam']!r} must be a float in (0, 1]")
-    if any(not (isinstance(u, float) and 0 <= u < 1) for u in recipe["unit_sparsities"]):
-        raise ValueError(f"recipe['unit_sparsities']={recipe['unit_sparsities']!r} must be floats in [0, 1)")
-    return recipe
 
 
 def main() -> None:
