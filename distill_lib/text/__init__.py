@@ -3,13 +3,18 @@
 - :mod:`~distill_lib.text.data`: WordNet 3.0's noun glosses (``data/wordnet_glosses.tsv.gz``),
   checked against their SHA-256 on every load, split deterministically into a labelled
   train / validation / test set over ten lexicographer categories and an unlabelled transfer set.
+- :mod:`~distill_lib.text.encoder`: the teacher's encoder, all-MiniLM-L6-v2 written as a plain-PyTorch
+  BERT and loaded from the pinned pip package's ``model.safetensors`` after a SHA-256 check; its
+  tokenizer from ``tokenizers``.
 
 Everything public is importable from here: ``from distill_lib.text import load_text_split``.
 """
 
-from . import data
+from . import data, encoder
 from .data import CATEGORIES, GLOSSES_SHA256, Gloss, TextSplit, load_glosses, load_text_split
+from .encoder import *  # noqa: F403
 
 __all__ = [
     *data.__all__,
+    *encoder.__all__,
 ]
