@@ -26,12 +26,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .._validation import check_eval_set, check_logits
 from ..losses import make_loss
 from ..pruning import copy_model, make_permanent, prune_and_finetune, remove_hidden_units
 from ..pruning.masks import check_sparsity
 from ..training import fit
-from .weight_sharing import finetune_codebook, share_weights
+from .weight_sharing import check_mlp, check_training_set, finetune_codebook, share_weights
 
 __all__ = ["PIPELINE_RECIPE", "check_pipeline_recipe", "compress_student", "compress_teacher"]
 
@@ -101,25 +100,6 @@ def _compress_teacher(teacher, X, targets, recipe):
 
 
 
-def _check_mlp(name: str, model: object) -> nn.Sequential:
-    if not isinstance(model, nn.Sequential) or not all(isinstance(m, (nn.Linear, nn.ReLU, nn.Dropout)) for m in model):
-        raise TypeError(f"{name} must be an nn.Sequential MLP of Linear/ReLU/Dropout layers (distill_lib.models.mlp), "
-                        f"got {type(model).__name__}")
-    return model
-
-
-def _check_data(model: nn.Sequential, X: object, targets: object, teacher_logits: object = None) -> None:
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=linears[-1].out_features)
-    if X.shape[1] != linears[0].in_features:
-        raise ValueError(f"X has {X.shape[1]} features per row but the model takes {linears[0].in_features}")
-    if teacher_logits is not None:
-        check_logits("teacher_logits", teacher_logits)
-        if teacher_logits.shape != (len(X), linears[-1].out_features):
-            raise ValueError(f"teacher_logits has shape {tuple(teacher_logits.shape)}; it must be "
-                             f"({len(X)}, {linears[-1].out_features}), one row per row of X")
-
-
 def compress_student(
     student: nn.Sequential, X: Tensor, targets: Tensor, teacher_logits: Tensor, recipe: Mapping[str, Any],
     unit_sparsity: float,
@@ -151,9 +131,9 @@ def compress_student(
         >>> stages = compress_student(student, split.X_train, split.y_train, teacher_logits, PIPELINE_RECIPE, 0.5)
         >>> model, shared = stages[(0.9, 4)]
     """
-    _check_mlp("student", student)
+    linears = check_mlp(student, "student")
     recipe = check_pipeline_recipe(recipe)
-    _check_data(student, X, targets, teacher_logits)
+    check_training_set(X, targets, teacher_logits, recipe["lam"], linears)
     unit_sparsity = check_sparsity(unit_sparsity, "unit_sparsity")
     return _compress_student(student, X, targets, teacher_logits, recipe, unit_sparsity)
 
@@ -175,9 +155,9 @@ def compress_teacher(
     Raises:
         TypeError, ValueError: a bad argument, named in the message, before anything is trained.
     """
-    _check_mlp("teacher", teacher)
+    linears = check_mlp(teacher, "teacher")
     recipe = check_pipeline_recipe(recipe)
-    _check_data(teacher, X, targets)
+    check_training_set(X, targets, None, 0.0, linears)  # cross-entropy: no teacher logits
     return _compress_teacher(teacher, X, targets, recipe)
 
 

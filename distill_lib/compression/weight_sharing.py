@@ -66,6 +66,8 @@ __all__ = [
     "apply_shared",
     "centroid_gradients",
     "finetune_codebook",
+    "check_mlp",
+    "check_training_set",
 ]
 
 #: Widest code: 8 bits, 256 centroids (the paper uses 8 bits for conv and 5 for fc layers).
@@ -310,7 +312,7 @@ def linear_codebook(values: Tensor, bits: int) -> tuple[Tensor, Tensor]:
 # ------------------------------------------------------------------------------------ on a model
 
 
-def _check_mlp(model: object, name: str = "model") -> list[nn.Linear]:
+def check_mlp(model: object, name: str = "model") -> list[nn.Linear]:
     """An ``nn.Sequential`` whose layers with parameters are all ``nn.Linear``; returns them in order."""
     check_module(name, model)
     if not isinstance(model, nn.Sequential):
@@ -388,7 +390,7 @@ def share_weights(
         [16, 16]
         >>> quantized = apply_shared(pruned_student, shared)
     """
-    linears = _check_mlp(model)
+    linears = check_mlp(model)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
     init = _check_init(init)
@@ -454,7 +456,7 @@ def apply_shared(model: nn.Module, shared: Sequence[SharedWeights]) -> nn.Sequen
         >>> quantized = apply_shared(student, share_weights(student, bits=5))
         >>> evaluate(quantized, split.X_val, split.y_val)
     """
-    linears = _check_mlp(model)
+    linears = check_mlp(model)
     shared = _check_shared(shared, linears, _linear_indices(model))
     return _set_weights(_dense_copy(model), [s.weight() for s in shared]).eval()
 
@@ -536,7 +538,8 @@ def _check_lr(lr: object) -> float:
     return lr
 
 
-def _check_data(X: object, targets: object, teacher_logits: object, lam: float, linears: list[nn.Linear]):
+def check_training_set(X: object, targets: object, teacher_logits: object, lam: float, linears: list[nn.Linear]):
+    """``(X, targets, teacher_logits)`` checked for the MLP whose Linear layers are ``linears``; the logits only when ``lam > 0``."""
     num_classes = linears[-1].out_features
     X, targets = check_eval_set((X, targets), name="(X, targets)", num_classes=num_classes)
     if X.shape[1] != linears[0].in_features:
@@ -616,14 +619,14 @@ def finetune_codebook(
         >>> tuned, shared = finetune_codebook(pruned, shared, split.X_train, split.y_train,
         ...     teacher_logits=teacher_logits, lam=0.9, epochs=50, lr=1e-2)
     """
-    linears = _check_mlp(model)
+    linears = check_mlp(model)
     shared = _check_shared(shared, linears, _linear_indices(model))
     loss_fn = make_loss(temperature=temperature, lam=lam, checked=False)  # checks temperature and lam; data below
     lam = float(lam)
     epochs = check_int("epochs", epochs, low=0)
     lr = _check_lr(lr)
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
-    X, targets, teacher_logits = _check_data(X, targets, teacher_logits, lam, linears)
+    X, targets, teacher_logits = check_training_set(X, targets, teacher_logits, lam, linears)
     loss_inputs = {"targets": targets} if teacher_logits is None else {"targets": targets,
                                                                         "teacher_logits": teacher_logits}
     twin = _dense_copy(model)
