@@ -6,15 +6,33 @@
 - :mod:`~distill_lib.text.encoder`: the teacher's encoder, all-MiniLM-L6-v2 written as a plain-PyTorch
   BERT and loaded from the pinned pip package's ``model.safetensors`` after a SHA-256 check; its
   tokenizer from ``tokenizers``.
+- :mod:`~distill_lib.text.tokens`: the students' token ids (the teacher's WordPiece tokens, a
+  vocabulary of the pieces seen in the training texts).
+- :mod:`~distill_lib.text.students`: three students (bag of embeddings, GRU, 2-layer transformer).
+- :mod:`~distill_lib.text.distill`: logit KD plus DistilBERT's cosine embedding loss, and the
+  training loop that keeps the best checkpoint on validation.
 
 Everything public is importable from here: ``from distill_lib.text import load_text_split``.
 """
 
-from . import data, encoder
-from .data import CATEGORIES, GLOSSES_SHA256, Gloss, TextSplit, load_glosses, load_text_split
-from .encoder import *  # noqa: F403
+from . import data, distill, encoder, students, tokens
+from .data import (
+    CATEGORIES,
+    GLOSSES_SHA256,
+    Gloss,
+    TextSplit,
+    load_glosses,
+    load_text_split,
+)
+from .distill import *
+from .encoder import *
+from .students import *
+from .tokens import *
 
 __all__ = [
     *data.__all__,
     *encoder.__all__,
+    *tokens.__all__,
+    *students.__all__,
+    *distill.__all__,
 ]
