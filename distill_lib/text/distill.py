@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_int, check_lam, check_real, check_temperature
-from ..losses import UNLABELLED, _check_transfer_targets, _objective
+from .._validation import check_int, check_lam, check_module, check_real, check_temperature
+from ..losses import UNLABELLED, _check_pair, _check_transfer_targets, _objective
 from .tokens import Tokens
 
 __all__ = ["TrainResult", "cosine_embedding_loss", "predict_text", "text_distillation_loss", "train_text_student"]
@@ -104,7 +104,6 @@ def text_distillation_loss(logits: Tensor, embeddings: Tensor, targets: Tensor, 
     """
     t, lam = check_temperature(temperature), check_lam(lam)
     beta = _check_beta(beta)
-    from ..losses import _check_pair
     _check_pair(logits, teacher_logits)
     _check_transfer_targets(targets, *logits.shape)
     if lam < 1.0 and not bool((targets != UNLABELLED).any()):
@@ -193,7 +192,6 @@ def train_text_student(model: nn.Module, tokens: Tokens, targets: Tensor, *, val
     Raises:
         TypeError, ValueError: a bad argument (named in the message), before any weight changes.
     """
-    from .._validation import check_module
     model = check_module("model", model)
     if not isinstance(tokens, Tokens):
         raise TypeError(f"tokens must be a Tokens (from encode_texts), got {type(tokens).__name__}")
@@ -238,7 +236,6 @@ def _check_teacher(name: str, value: object, shape: tuple[int, int], needed: boo
 
 def predict_text(model: nn.Module, tokens: Tokens, batch_size: int = 1024) -> Tensor:
     """A student's logits over every row of ``tokens``, ``(N, K)``, in eval mode, without gradients."""
-    from .._validation import check_module
     model = check_module("model", model)
     if not isinstance(tokens, Tokens):
         raise TypeError(f"tokens must be a Tokens (from encode_texts), got {type(tokens).__name__}")
