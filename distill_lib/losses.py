@@ -298,6 +298,14 @@ def _check_transfer_targets(targets: object, num_examples: int, num_classes: int
     return targets
 
 
+def _check_transfer_labels(targets: object, num_examples: int, num_classes: int, lam: float) -> Tensor:
+    """:func:`_check_transfer_targets`, and below ``lam = 1`` at least one labelled row (else CE is 0/0)."""
+    _check_transfer_targets(targets, num_examples, num_classes)
+    if lam < 1.0 and not bool((targets != UNLABELLED).any()):
+        raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    return targets
+
+
 def _check_label_smoothing(label_smoothing: object) -> float:
     value = check_real("label_smoothing", label_smoothing)
     if not (0.0 <= value < 1.0):  # also catches NaN
@@ -347,9 +355,7 @@ def transfer_set_loss(
     t = check_temperature(temperature)
     lam = check_lam(lam)
     _check_pair(student_logits, teacher_logits)
-    _check_transfer_targets(targets, *student_logits.shape)
-    if lam < 1.0 and not bool((targets != UNLABELLED).any()):
-        raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    _check_transfer_labels(targets, *student_logits.shape, lam)
     return _objective(student_logits, teacher_logits, targets.long(), t, lam)
 
 
@@ -403,9 +409,7 @@ def _loss_call(
         if lam < 1.0:
             if targets is None:
                 raise ValueError(f"lam={lam} < 1 needs targets (pass targets=...)")
-            _check_transfer_targets(targets, *student_logits.shape)
-            if not bool((targets != UNLABELLED).any()):
-                raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+            _check_transfer_labels(targets, *student_logits.shape, lam)
     if targets is not None:
         targets = targets.long()
     return _objective(student_logits, teacher_logits, targets, t, lam, label_smoothing)

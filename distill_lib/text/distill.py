@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_int, check_lam, check_module, check_real, check_temperature
-from ..losses import UNLABELLED, _check_pair, _check_transfer_targets, _objective
+from ..losses import _check_pair, _check_transfer_labels, _objective
 from .tokens import Tokens
 
 __all__ = ["TrainResult", "cosine_embedding_loss", "predict_text", "text_distillation_loss", "train_text_student"]
@@ -105,9 +105,7 @@ def text_distillation_loss(logits: Tensor, embeddings: Tensor, targets: Tensor, 
     t, lam = check_temperature(temperature), check_lam(lam)
     beta = _check_beta(beta)
     _check_pair(logits, teacher_logits)
-    _check_transfer_targets(targets, *logits.shape)
-    if lam < 1.0 and not bool((targets != UNLABELLED).any()):
-        raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    _check_transfer_labels(targets, *logits.shape, lam)
     _check_embeddings(embeddings, teacher_embeddings)
     return _text_kd_loss(logits, embeddings, targets.long(), teacher_logits, teacher_embeddings, t, lam, beta)
 
@@ -201,9 +199,7 @@ def train_text_student(model: nn.Module, tokens: Tokens, targets: Tensor, *, val
     k = probe[0].shape[1]
     if not isinstance(targets, Tensor) or targets.shape != (n,):
         raise ValueError(f"targets must be a tensor of shape ({n},), one per row of tokens; got {targets!r:.60}")
-    _check_transfer_targets(targets, n, k)
-    if lam < 1.0 and not bool((targets != UNLABELLED).any()):
-        raise ValueError(f"lam={lam} < 1 needs at least one labelled row, but every target is UNLABELLED")
+    _check_transfer_labels(targets, n, k, lam)
     teacher_logits = _check_teacher("teacher_logits", teacher_logits, (n, k), lam > 0)
     teacher_embeddings = _check_teacher("teacher_embeddings", teacher_embeddings, (n, probe[1].shape[1]), beta > 0)
     if not (isinstance(val, tuple) and len(val) == 2 and isinstance(val[0], Tokens)
