@@ -140,18 +140,24 @@ def _predict(model: nn.Module, tokens: Tokens, batch_size: int = 1024) -> Tensor
     return torch.cat(out)  # (N, K)
 
 
+def _length_batches(lengths, batch_size, g):
+    """One epoch of shuffled batches whose rows have similar lengths (less padding to compute)."""
+    chunks = torch.randperm(len(lengths), generator=g).split(batch_size * 32)  # random chunks of 32 batches
+    batches = [b for c in chunks for b in c[lengths[c].argsort()].split(batch_size)]  # sorted inside a chunk
+    return [batches[i] for i in torch.randperm(len(batches), generator=g)]  # in random order
+
+
 def _train_text_student(model, tokens, targets, teacher_logits, teacher_emb, val, *,
                         t, lam, beta, steps, lr, batch_size, checks, seed):
-    """AdamW on shuffled mini-batches for `steps` steps; keep the checkpoint best on validation."""
+    """AdamW on length-bucketed mini-batches for `steps` steps; keep the checkpoint best on validation."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    order, at = torch.randperm(len(tokens), generator=g), 0
+    lengths, batches = tokens.mask.sum(1), []  # (N,) real tokens per row
     best, history = (-1.0, 0, None), []
     for step in range(1, steps + 1):
-        if at + batch_size > len(order):  # a new epoch: reshuffle
-            order, at = torch.randperm(len(tokens), generator=g), 0
-        rows = order[at:at + batch_size]
-        at += batch_size
+        if not batches:  # a new epoch
+            batches = _length_batches(lengths, batch_size, g)
+        rows = batches.pop()
         logits, emb = model(*tokens.rows(rows))  # (B, K), (B, E)
         loss = _text_kd_loss(logits, emb, targets[rows], teacher_logits[rows], teacher_emb[rows], t, lam, beta)
         opt.zero_grad()

@@ -77,12 +77,13 @@ def _check_tokenizer(tokenizer: object):
 
 
 def _wordpieces(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Teacher WordPiece ids of each text, without [CLS] and [SEP]."""
-    out = []
-    for e in tokenizer.encode_batch(texts):
-        ids = [i for i, m, s in zip(e.ids, e.attention_mask, e.special_tokens_mask) if m and not s]
-        out.append(ids)
-    return out
+    """Teacher WordPiece ids of each text, without [CLS], [SEP] and padding."""
+    from tokenizers import Tokenizer
+
+    plain = Tokenizer.from_str(tokenizer.to_str())  # a copy: the caller's settings stay as they are
+    plain.no_padding()
+    plain.no_truncation()
+    return [e.ids for e in plain.encode_batch(texts, add_special_tokens=False)]
 
 
 def build_vocab(tokenizer, texts: Sequence[str], min_count: int = 2) -> Vocab:
@@ -134,8 +135,9 @@ def encode_texts(tokenizer, vocab: Vocab, texts: Sequence[str], max_length: int 
                          f"{tokenizer.get_vocab_size()}; build the vocab with this tokenizer")
     texts = _check_texts("texts", texts)
     max_length = check_int("max_length", max_length, low=1)
+    pieces = [p[:max_length] or [UNK] for p in _wordpieces(tokenizer, texts)]  # never an empty row
+    lengths = torch.tensor([len(p) for p in pieces])  # (N,)
+    flat = vocab.table[torch.tensor([i for p in pieces for i in p], dtype=torch.long)]  # all tokens, in order
     ids = torch.full((len(texts), max_length), PAD, dtype=torch.long)
-    for row, pieces in enumerate(_wordpieces(tokenizer, texts)):
-        pieces = pieces[:max_length] or [UNK]  # a text of only unknown characters still has one token
-        ids[row, :len(pieces)] = vocab.table[torch.tensor(pieces, dtype=torch.long)]
+    ids[torch.arange(max_length) < lengths[:, None]] = flat  # row-major fill: each row's first len tokens
     return Tokens(ids, ids != PAD)
