@@ -3,7 +3,9 @@
 Used by the browser tests (``tests/browser/``) and by ``tools/bench_browser.py``. It does what a
 student does: opens a notebook in JupyterLab, chooses *Run → Run All Cells*, waits until every
 cell has run, then presses the arrow keys on each slider of each live figure
-(:func:`distill_lib.widgets.live_figure`) and times how long the new picture takes to appear.
+(:func:`distill_lib.widgets.live_figure`) and times how long the new picture takes to appear. A
+live figure whose control is a text box (notebook 09's :func:`distill_lib.text.report.probability_widget`)
+is typed into instead: click the box, type a definition, press Enter (:func:`type_text`).
 
 **What is needed.** Debian's ``chromium`` (``apt-get install -y chromium``; another path through
 the ``CHROMIUM`` environment variable) and Playwright for Python (``pip install playwright``, pinned
@@ -30,6 +32,8 @@ the kernel's status and each cell's execution count are read.
 figure's ``<img>`` take ``performance.now()`` in the page; the latency is from the key press to
 the ``load`` of the new picture (its bytes received from the kernel and decoded), so it covers
 the widget's message to the kernel, the redraw (``draw``), the PNG's way back and its decoding.
+For a text box it is timed the same way from the Enter key (the typing before it is not counted: a
+``Text`` with ``continuous_update=False`` sends its value on Enter).
 
 From the command line, ``python tools/bench_browser.py [02 ...]`` runs the notebooks and times the
 sliders (what ``make benchmark`` prints).
@@ -60,6 +64,8 @@ NOTEBOOKS = ROOT / "notebooks"
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 WIDGET_CALL = "live_figure("  # a notebook whose code calls it has a widget
+# ... or one of these, which build a live figure inside the library (notebook 09: a text box)
+WIDGET_CALLS = (WIDGET_CALL, "probability_widget(")
 GOALS_S = {"02": 0.1, "03": 1.0}  # latency goals in seconds by notebook (issue 8); the others:
 DEFAULT_GOAL_S = 0.5
 LATENCY_PROPERTY = "widget latency"  # the pytest user property the browser tests record each latency under
@@ -104,14 +110,20 @@ def browser_unavailable() -> str | None:
     return None
 
 
+def calls_widget(source: str) -> bool:
+    """Whether a code cell's source calls ``live_figure(`` or another of :data:`WIDGET_CALLS`."""
+    return any(call in source for call in WIDGET_CALLS)
+
+
+def widget_cells(notebook: Path) -> int:
+    """How many code cells of ``notebook`` build a live figure (:func:`calls_widget`)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return sum(c["cell_type"] == "code" and calls_widget("".join(c["source"])) for c in cells)
+
+
 def widget_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks whose code calls ``live_figure(``, in order (found, not listed)."""
-    found = []
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        if any(c["cell_type"] == "code" and WIDGET_CALL in "".join(c["source"]) for c in cells):
-            found.append(path)
-    return found
+    """The notebooks whose code calls ``live_figure(`` or ``probability_widget(``, in order (found, not listed)."""
+    return [path for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")) if widget_cells(path)]
 
 
 def goal_s(notebook: str) -> float:
@@ -130,16 +142,17 @@ def free_port() -> int:
 
 @dataclass
 class LabServer:
-    """A running ``jupyter lab``: its base URL, token and process (see :func:`lab_server`)."""
+    """A running ``jupyter lab``: its base URL, token, process and the folder it serves (see :func:`lab_server`)."""
 
     url: str
     token: str
     process: subprocess.Popen
     log: Path
+    root: Path = ROOT
 
     def notebook_url(self, notebook: Path, workspace: str) -> str:
-        """The page that opens ``notebook`` (a path in the repository) alone, in a fresh workspace."""
-        relative = notebook.resolve().relative_to(ROOT).as_posix()
+        """The page that opens ``notebook`` (a path under the served ``root``) alone, in a fresh workspace."""
+        relative = notebook.resolve().relative_to(self.root.resolve()).as_posix()
         return f"{self.url}/lab/workspaces/{workspace}/tree/{relative}?token={self.token}"
 
     def api(self, method: str, path: str) -> object:
@@ -189,7 +202,7 @@ def lab_server(root: Path = ROOT, timeout: float = 120.0) -> Iterator[LabServer]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    server = LabServer(f"http://127.0.0.1:{port}", token, process, log)
+    server = LabServer(f"http://127.0.0.1:{port}", token, process, log, Path(root))
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -248,7 +261,7 @@ def chromium() -> Iterator[object]:
 
 @dataclass
 class Move:
-    """One key press on one slider: the value before and after, and the time to the new picture."""
+    """One key press on one slider (or Enter in a text box): the value before and after, the time to the new picture."""
 
     slider: str
     key: str
@@ -256,6 +269,7 @@ class Move:
     after: str
     latency_s: float
     changed: bool  # the picture's bytes differ from the previous picture's
+    typed: str | None = None  # a text box's: what was typed before Enter (None for a slider)
 
 
 @dataclass
@@ -500,6 +514,60 @@ def move_repeatedly(figure, slider, repeats: int, timeout: float = 60.0) -> list
     moves = [first]
     for i in range(1, repeats):
         moves.append(move_slider(figure, slider, timeout=timeout, key=back if i % 2 else first.key))
+    return moves
+
+
+def text_boxes(figure):
+    """The text boxes of one live figure (``ipywidgets.Text``, e.g. notebook 09's definition)."""
+    return figure.locator(".widget-text")
+
+
+def control_name(control) -> str:
+    """A slider's or a text box's description (its label), or "(no description)"."""
+    return slider_name(control)
+
+
+#: What the browser test and :func:`type_repeatedly` type into a text box, in turn: two definitions (the first differs from
+#: notebook 09's default, the second is it), then an empty box (a student who clears it: the picture
+#: must say so, not raise).
+TEXTS = ("a tool for cutting wood", "a large cat of the grasslands", "")
+
+
+def type_text(figure, box, text: str, timeout: float = 30.0) -> Move:
+    """Click the text box, type ``text`` in place of its value, press Enter; time Enter to the new picture.
+
+    The keys typed before Enter are not timed (the box sends its value on Enter). ``text`` must
+    differ from the box's value: Enter would send nothing otherwise.
+
+    Raises:
+        ValueError: ``text`` is the box's value already.
+        playwright TimeoutError: no new picture within ``timeout`` seconds.
+    """
+    page = figure.page
+    field = box.locator("input").first
+    field.scroll_into_view_if_needed()
+    before = field.input_value()
+    if text == before:
+        raise ValueError(f"text {text!r} is the box's value already: pressing Enter would send nothing")
+    field.click()
+    field.fill("")  # clear the box, as select-all and Delete would
+    if text:
+        field.press_sequentially(text)
+    img = figure.locator("> img.widget-image").first
+    img.evaluate(_JS_ARM)  # armed after the typing: the next key, Enter, starts the clock
+    field.press("Enter")
+    page.wait_for_function(_JS_DONE, timeout=timeout * 1e3, polling="raf")
+    result = page.evaluate(_JS_RESULT)
+    return Move(control_name(box), "Enter", before, field.input_value(), result["latency_ms"] / 1e3, result["changed"],
+                typed=text)
+
+
+def type_repeatedly(figure, box, texts: tuple[str, ...] = TEXTS, timeout: float = 60.0) -> list[Move]:
+    """:func:`type_text` each of ``texts`` in turn, skipping one equal to the box's value at that moment."""
+    moves = []
+    for text in texts:
+        if text != box.locator("input").first.input_value():
+            moves.append(type_text(figure, box, text, timeout=timeout))
     return moves
 
 
