@@ -467,8 +467,8 @@ def macs_per_sentence(model: TextModel, texts: list[str]) -> Tensor:
     texts = _check_texts("texts", texts)
     ids, mask = model.tokenize(texts)  # (N, T)
     lengths = mask.sum(1).tolist()
-    by_length = {n: _multiply_adds(model.network, ids[i:i + 1, :n], mask[i:i + 1, :n])
-                 for i, n in reversed(list(enumerate(lengths)))}
+    first = {n: i for i, n in reversed(list(enumerate(lengths)))}  # length -> a text of that length
+    by_length = {n: _multiply_adds(model.network, ids[i:i + 1, :n], mask[i:i + 1, :n]) for n, i in first.items()}
     return torch.tensor([by_length[n] for n in lengths], dtype=torch.float64)
 
 
