@@ -68,7 +68,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from .._validation import check_int, check_module, check_real
 from ..deployment import OPSET, _quiet_exporter, ort_session, quantize_dynamic_onnx
 from ..timing import Timing, measure
-from .encoder import MiniLM, _mean_pool
+from .encoder import MAX_LENGTH, MiniLM, _mean_pool
 from .tokens import MAX_TOKENS, PAD, UNK, Vocab
 
 __all__ = [
@@ -159,7 +159,7 @@ def _teacher_tokenize(tokenizer) -> Callable[[list[str]], tuple[Tensor, Tensor]]
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_str(tokenizer.to_str())  # a copy with load_tokenizer's settings, whatever the caller's
-    tok.enable_truncation(max_length=256)
+    tok.enable_truncation(max_length=MAX_LENGTH)
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
 
     def tokenize(texts: list[str]) -> tuple[Tensor, Tensor]:
@@ -541,8 +541,8 @@ class Throughput(NamedTuple):
         return self.timing.iqr / self.timing.median
 
     def __str__(self) -> str:
-        return (f"{self.per_second:,.0f} sentences/s at batch {self.batch_size} "
-                f"(IQR {100 * self.spread:.0f} % of the time, {self.timing.num_threads} thread(s))")
+        spread = f"IQR {100 * self.spread:.0f} % of the time" if self.timing.iqr > 0 else "a single timed call"
+        return f"{self.per_second:,.0f} sentences/s at batch {self.batch_size} ({spread}, {self.timing.num_threads} thread(s))"
 
 
 @contextlib.contextmanager
