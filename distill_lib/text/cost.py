@@ -34,14 +34,19 @@ channel (a row: an output unit of a ``Linear``, a token of an ``Embedding``, a g
 GRU), symmetric per-channel quantisation as ONNX Runtime's and PyTorch's dynamic int8 store them;
 every other parameter (biases, LayerNorm) stays fp32, 4 bytes. fp32 bytes are 4 per parameter.
 
-**The int8 teacher.** Two routes were measured (issue 10, 2 shared AMD EPYC cores with AVX2, no
-VNNI, one thread, the teacher on 64 validation glosses): PyTorch's dynamic quantisation
-(``torch.ao.quantization.quantize_dynamic``) takes 0.2 s but is deprecated ("will be removed") and
-its fbgemm kernels quantise activations to 7 bits: sentence embeddings agree with fp32 at a mean
-cosine of 0.95 per tensor, 0.978 per channel. ONNX Runtime's dynamic quantisation with per-channel
-weights agrees at 0.992 (min 0.988) and runs about 2 to 4 times faster than the PyTorch fp32
-teacher, but the export takes about 10 s and the quantisation 3 s, so the file is cached
-(:func:`teacher_int8_onnx`). This module uses ONNX Runtime, as notebook 06 does.
+**The int8 teacher.** Two routes were measured (``tools/bench_nb09.py --full``: two shared AMD
+EPYC cores with AVX2, no VNNI; one thread; 64 validation glosses for agreement, 256 of median
+length for speed, tokenisation included):
+
+- PyTorch's dynamic quantisation (``torch.ao.quantization.quantize_dynamic`` of the ``Linear``
+  layers, per-channel weights): 0.3 s to make, but deprecated ("will be removed"), and its fbgemm
+  kernels quantise activations to 7 bits: embedding cosine to fp32 0.978 (min 0.961; 0.95 with
+  per-tensor weights); 1.9x the fp32 teacher's sentences per second at batch 1, 1.8x at batch 256.
+- ONNX Runtime's dynamic quantisation, per-channel weights: cosine 0.992 (min 0.988), the same
+  argmax on 98 % of the glosses; 3.0x at batch 1, 1.6x at batch 256. The export takes about 10 s
+  and the quantisation 3 s, so the file is cached (:func:`teacher_int8_onnx`; 0.2 s to load).
+
+This module uses ONNX Runtime, as notebook 06 does.
 
 References: V. Sanh et al., *DistilBERT, a distilled version of BERT*, 2019; ONNX Runtime,
 "Quantize ONNX models"; PyTorch, ``torch.utils.flop_counter``.
