@@ -34,7 +34,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher pipeline clean handouts browser-test student grade
+.PHONY: help lab test run benchmark teacher pipeline text-teacher text-sweep clean handouts browser-test student grade
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -90,6 +90,14 @@ teacher: $(STAMP)
 ## Rebuild notebook 06's cached sweep (every compressed model over seeds) in data/pipeline_sweep.pt.
 pipeline: $(STAMP)
 	$(BIN)/python -m distill_lib.compression
+
+## Rebuild notebook 09's teacher cache, data/text_teacher.pt (MiniLM over every gloss: about 7 minutes on two cores).
+text-teacher: $(STAMP)
+	$(BIN)/python -m distill_lib.text.teacher
+
+## Rebuild notebook 09's cached sweep, data/text_sweep.pt (150 students on two processes: about 45 minutes).
+text-sweep: $(STAMP)
+	$(BIN)/python -m distill_lib.text.sweep
 
 ## Remove .venv/, build/ and the caches.
 clean:

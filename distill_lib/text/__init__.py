@@ -11,11 +11,18 @@
 - :mod:`~distill_lib.text.students`: three students (bag of embeddings, GRU, 2-layer transformer).
 - :mod:`~distill_lib.text.distill`: logit KD plus DistilBERT's cosine embedding loss, and the
   training loop that keeps the best checkpoint on validation.
+- :mod:`~distill_lib.text.teacher`: the teacher (a head on the frozen MiniLM) and its cached outputs
+  (``data/text_teacher.pt``: logits on every gloss, embedding codes on the students' glosses).
+- :mod:`~distill_lib.text.sweep`: the experiment (3 students x scratch / KD / KD + cosine x few / all
+  labels x 5 seeds, T, lambda and beta chosen on validation), cached in ``data/text_sweep.pt``.
+- :mod:`~distill_lib.text.cost`: multiply-adds, bytes and sentences per second, teacher and students.
+- :mod:`~distill_lib.text.report`: the pictures (accuracy vs speed, confusion matrix), the
+  disagreements and the type-a-definition widget.
 
 Everything public is importable from here: ``from distill_lib.text import load_text_split``.
 """
 
-from . import data, distill, encoder, students, tokens
+from . import cost, data, distill, encoder, report, students, sweep, teacher, tokens
 from .data import (
     CATEGORIES,
     GLOSSES_SHA256,
@@ -24,7 +31,11 @@ from .data import (
     load_glosses,
     load_text_split,
 )
+from .cost import *
 from .distill import *
+from .report import *
+from .sweep import *
+from .teacher import *
 from .encoder import *
 from .students import *
 from .tokens import *
@@ -35,4 +46,8 @@ __all__ = [
     *tokens.__all__,
     *students.__all__,
     *distill.__all__,
+    *teacher.__all__,
+    *sweep.__all__,
+    *report.__all__,
+    *cost.__all__,
 ]
