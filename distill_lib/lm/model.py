@@ -1,0 +1,219 @@
+"""Notebook 10's teacher architecture: a character-level GPT, and sampling text from a language model.
+
+A decoder-only transformer as in GPT-2 (Radford et al. 2019, "Language Models are Unsupervised
+Multitask Learners") and Karpathy's nanoGPT (https://github.com/karpathy/nanoGPT), whose layout and
+shape comments this file follows: token and position embeddings, ``layers`` pre-LayerNorm blocks of
+causal self-attention (Vaswani et al. 2017, "Attention Is All You Need") and a 4x-wide GELU MLP, a
+final LayerNorm and a linear head giving next-character logits at every position. Attention runs
+through ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``, PyTorch's fused kernel
+(no ``(T, T)`` mask tensor is built).
+
+- :class:`CausalSelfAttention`: multi-head attention in which position ``t`` sees positions ``<= t``.
+- :class:`Block`: ``x + attn(ln(x))``, then ``x + mlp(ln(x))``.
+- :class:`CharTransformer`: ``(B, T)`` character ids -> ``(B, T, V)`` next-character logits.
+- :func:`generate`: append ``length`` characters, each drawn from ``softmax(logits / temperature)``
+  (any model mapping ``(B, T)`` ids to ``(B, T, V)`` logits; a model with a ``context`` attribute
+  sees only its last ``context`` characters).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._validation import check_int, check_module, check_real, check_temperature
+
+__all__ = ["Block", "CausalSelfAttention", "CharTransformer", "generate"]
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which position t attends to positions <= t only."""
+
+    def __init__(self, width, heads, dropout=0.0):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(width, 3 * width)  # queries, keys and values of all heads at once
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        B, T, C = x.shape  # batch, time (characters), channels (width)
+        q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
+        q, k, v = (z.view(B, T, self.heads, C // self.heads).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, C/H)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): the heads side by side
+        return self.proj(y)  # (B, T, C)
+
+
+class Block(nn.Module):
+    """A pre-LayerNorm transformer block: x + attention(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, width, heads, dropout=0.0):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = CausalSelfAttention(width, heads, dropout)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width),
+                                 nn.Dropout(dropout))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))  # (B, T, C)
+        return x + self.mlp(self.ln2(x))  # (B, T, C)
+
+
+class CharTransformer(nn.Module):
+    """A character-level GPT: ``(B, T)`` ids -> ``(B, T, V)`` logits for the character after each position.
+
+    Args:
+        vocab_size: number of characters ``V`` (ids in ``[0, V - 1]``), >= 1.
+        context: the most characters it reads at once (positions it has embeddings for), >= 1.
+        width: channels per position ``C``, a multiple of ``heads``.
+        heads: attention heads per block, >= 1.
+        layers: transformer blocks, >= 1.
+        dropout: dropout probability in ``[0, 1)`` after the embeddings, in attention and after each MLP.
+
+    Shape:
+        ``forward(idx)``: ``idx`` ``(B, T)`` int64 with ``1 <= T <= context``; returns ``(B, T, V)`` float logits,
+        position ``t`` depending on ``idx[:, :t + 1]`` only.
+
+    Raises:
+        TypeError, ValueError: a size that is not an integer in range, ``width`` not a multiple of
+            ``heads``, ``dropout`` outside ``[0, 1)``; in ``forward``, ``idx`` that is not a ``(B, T)``
+            integer tensor with ``1 <= T <= context``.
+
+    Weights start as in GPT-2: normal with std 0.02, the projections into the residual stream scaled by
+    ``1 / sqrt(2 * layers)``, biases zero.
+
+    Example::
+
+        >>> model = CharTransformer(vocab_size=79, context=128, width=64, heads=4, layers=2)
+        >>> model(torch.zeros(3, 10, dtype=torch.long)).shape
+        torch.Size([3, 10, 79])
+    """
+
+    def __init__(self, vocab_size: int, context: int, width: int, heads: int, layers: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.vocab_size = check_int("vocab_size", vocab_size, low=1)
+        self.context = check_int("context", context, low=1)
+        width = check_int("width", width, low=1)
+        heads = check_int("heads", heads, low=1)
+        check_int("layers", layers, low=1)
+        if width % heads:
+            raise ValueError(f"width={width} is not a multiple of heads={heads}; each head gets width // heads channels")
+        dropout = check_real("dropout", dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout={dropout!r} is out of range; allowed: [0, 1)")
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.position_embedding = nn.Embedding(context, width)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.Sequential(*[Block(width, heads, dropout) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab_size)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif p.dim() == 2:  # embeddings and linear weights; the LayerNorms keep weight 1
+                residual = name.endswith(("attn.proj.weight", "mlp.2.weight"))
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers) if residual else 0.02)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32) or idx.dim() != 2:
+            raise TypeError(f"idx must be a (B, T) int64 tensor of character ids, got "
+                            f"{type(idx).__name__} {getattr(idx, 'dtype', '')} {tuple(getattr(idx, 'shape', ()))}")
+        if not 1 <= idx.shape[1] <= self.context:
+            raise ValueError(f"idx has T={idx.shape[1]} characters; allowed: [1, {self.context}] (the context)")
+        return self._logits(idx)
+
+    def _logits(self, idx):
+        """Embed characters and positions, run the blocks, read out next-character logits."""
+        positions = torch.arange(idx.shape[1], device=idx.device)  # (T,)
+        x = self.drop(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
+        x = self.ln_f(self.blocks(x))  # (B, T, C)
+        return self.head(x)  # (B, T, V)
+
+
+@torch.no_grad()
+def _sample(model, idx, length, temperature, window, generator):
+    """Append `length` ids, each drawn from softmax(logits / temperature) at the last position."""
+    for _ in range(length):
+        logits = model(idx[:, -window:])[:, -1, :]  # (B, V): the next character's logits
+        probs = F.softmax(logits / temperature, dim=-1)  # (B, V)
+        next_id = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+        idx = torch.cat([idx, next_id], dim=1)  # (B, T + 1)
+    return idx
+
+
+def generate(
+    model: nn.Module,
+    prompt_ids: Tensor,
+    length: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Sample ``length`` characters after a prompt, one at a time, from ``softmax(logits / temperature)``.
+
+    Each new character is drawn from the model's next-character distribution at the last position,
+    sharpened (``temperature < 1``) or flattened (``> 1``) by the temperature, and appended; the model
+    reads the last ``model.context`` characters if it has a ``context`` attribute, else all of them.
+    The model runs in eval mode and without gradients; its mode is restored afterwards.
+
+    Args:
+        model: maps ``(B, T)`` int64 ids to ``(B, T, V)`` logits (e.g. a :class:`CharTransformer`).
+        prompt_ids: the prompt's ids, ``(T,)`` or ``(B, T)`` for ``B`` prompts of equal length, ``T >= 1``,
+            each in ``[0, V - 1]`` when the model has a ``vocab_size``.
+        length: how many characters to append, >= 1.
+        temperature: a finite number > 0 (1 samples the model's own distribution).
+        generator: the random number generator to draw with (``None``: PyTorch's global one).
+
+    Shape:
+        ``prompt_ids (T,) -> (length,)``; ``(B, T) -> (B, length)``.
+
+    Returns:
+        The ``length`` new ids (int64) after each prompt, without the prompt.
+
+    Raises:
+        TypeError: ``model`` not a module, ``prompt_ids`` not an integer tensor, ``length`` not an
+            integer, ``temperature`` not a real number, ``generator`` not a ``torch.Generator``.
+        ValueError: an empty prompt, ``prompt_ids`` not 1-D or 2-D, an id out of range,
+            ``length < 1``, ``temperature <= 0`` or not finite.
+
+    Example::
+
+        >>> alphabet = Alphabet()
+        >>> ids = generate(model, alphabet.encode("Emma "), 50, temperature=0.8,
+        ...                generator=torch.Generator().manual_seed(0))
+        >>> alphabet.decode(ids)  # 50 characters in the style of the training text
+    """
+    check_module("model", model)
+    if not isinstance(prompt_ids, Tensor) or prompt_ids.dtype.is_floating_point or prompt_ids.dtype.is_complex \
+            or prompt_ids.dtype == torch.bool:
+        raise TypeError(f"prompt_ids must be an integer tensor of character ids, got {type(prompt_ids).__name__} "
+                        f"{getattr(prompt_ids, 'dtype', '')}")
+    if prompt_ids.dim() not in (1, 2):
+        raise ValueError(f"prompt_ids must be (T,) or (B, T), got shape {tuple(prompt_ids.shape)}")
+    if prompt_ids.numel() == 0:
+        raise ValueError(f"the prompt is empty (prompt_ids of shape {tuple(prompt_ids.shape)}); "
+                         "give at least one character to start from")
+    vocab_size = getattr(model, "vocab_size", None)
+    if isinstance(vocab_size, int):
+        low, high = int(prompt_ids.min()), int(prompt_ids.max())
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"prompt_ids holds the id {bad}, out of range; allowed: [0, {vocab_size - 1}]")
+    length = check_int("length", length, low=1)
+    temperature = check_temperature(temperature)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    context = getattr(model, "context", None)
+    window = context if isinstance(context, int) else prompt_ids.shape[-1] + length
+    idx = prompt_ids.long().reshape(-1, prompt_ids.shape[-1])  # (B, T)
+    was_training = model.training
+    model.eval()
+    try:
+        out = _sample(model, idx, length, temperature, window, generator)[:, -length:]  # (B, length)
+    finally:
+        model.train(was_training)
+    return out.reshape(length) if prompt_ids.dim() == 1 else out
