@@ -122,7 +122,9 @@ def test_bad_sizes_named(overrides, error, match):
      (torch.zeros(2, 0, dtype=torch.long), ValueError, "T=0"),
      (torch.zeros(2, 3), TypeError, "torch.float32"),
      (torch.zeros(6, dtype=torch.long), TypeError, r"\(B, T\) int64"),
-     ([[1, 2]], TypeError, "got list")],
+     ([[1, 2]], TypeError, "got list"),
+     (torch.tensor([[1, 7]]), ValueError, r"id 7, out of range; allowed: \[0, 6\]"),
+     (torch.tensor([[-2, 1]]), ValueError, "id -2")],
 )
 def test_bad_input_named(idx, error, match):
     with pytest.raises(error, match=match):

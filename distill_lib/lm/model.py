@@ -66,73 +66,67 @@ class Block(nn.Module):
 class CharTransformer(nn.Module):
     """A character-level GPT: ``(B, T)`` ids -> ``(B, T, V)`` logits for the character after each position.
 
-    Args:
-        vocab_size: number of characters ``V`` (ids in ``[0, V - 1]``), >= 1.
-        context: the most characters it reads at once (positions it has embeddings for), >= 1.
-        width: channels per position ``C``, a multiple of ``heads``.
-        heads: attention heads per block, >= 1.
-        layers: transformer blocks, >= 1.
-        dropout: dropout probability in ``[0, 1)`` after the embeddings, in attention and after each MLP.
-
-    Shape:
-        ``forward(idx)``: ``idx`` ``(B, T)`` int64 with ``1 <= T <= context``; returns ``(B, T, V)`` float logits,
-        position ``t`` depending on ``idx[:, :t + 1]`` only.
-
-    Raises:
-        TypeError, ValueError: a size that is not an integer in range, ``width`` not a multiple of
-            ``heads``, ``dropout`` outside ``[0, 1)``; in ``forward``, ``idx`` that is not a ``(B, T)``
-            integer tensor with ``1 <= T <= context``.
-
-    Weights start as in GPT-2: normal with std 0.02, the projections into the residual stream scaled by
-    ``1 / sqrt(2 * layers)``, biases zero.
-
-    Example::
-
-        >>> model = CharTransformer(vocab_size=79, context=128, width=64, heads=4, layers=2)
-        >>> model(torch.zeros(3, 10, dtype=torch.long)).shape
-        torch.Size([3, 10, 79])
+    Args: ``vocab_size`` characters ``V``; ``context``, the most characters read at once;
+    ``layers`` blocks of ``width`` channels (a multiple of ``heads``) and ``heads`` attention heads;
+    ``dropout`` in ``[0, 1)``. Shape: ``idx`` ``(B, T)`` int64, ``1 <= T <= context``; position ``t``
+    of the output depends on ``idx[:, :t + 1]`` only. Raises ``TypeError``/``ValueError`` naming a bad
+    size or input. Weights start as GPT-2's (:func:`_init_gpt2`).
+    Example: ``CharTransformer(79, 128, 64, 4, 2)(torch.zeros(3, 10, dtype=torch.long)).shape == (3, 10, 79)``.
     """
 
-    def __init__(self, vocab_size: int, context: int, width: int, heads: int, layers: int,
-                 dropout: float = 0.0) -> None:
+    def __init__(self, vocab_size: int, context: int, width: int, heads: int, layers: int, dropout: float = 0.0):
         super().__init__()
-        self.vocab_size = check_int("vocab_size", vocab_size, low=1)
-        self.context = check_int("context", context, low=1)
-        width = check_int("width", width, low=1)
-        heads = check_int("heads", heads, low=1)
-        check_int("layers", layers, low=1)
-        if width % heads:
-            raise ValueError(f"width={width} is not a multiple of heads={heads}; each head gets width // heads channels")
-        dropout = check_real("dropout", dropout)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout={dropout!r} is out of range; allowed: [0, 1)")
+        _check_sizes(vocab_size, context, width, heads, layers, dropout)
+        self.vocab_size, self.context = vocab_size, context
         self.token_embedding = nn.Embedding(vocab_size, width)
         self.position_embedding = nn.Embedding(context, width)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.Sequential(*[Block(width, heads, dropout) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(width)
         self.head = nn.Linear(width, vocab_size)
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                nn.init.zeros_(p)
-            elif p.dim() == 2:  # embeddings and linear weights; the LayerNorms keep weight 1
-                residual = name.endswith(("attn.proj.weight", "mlp.2.weight"))
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers) if residual else 0.02)
+        _init_gpt2(self, layers)
 
     def forward(self, idx: Tensor) -> Tensor:
-        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32) or idx.dim() != 2:
-            raise TypeError(f"idx must be a (B, T) int64 tensor of character ids, got "
-                            f"{type(idx).__name__} {getattr(idx, 'dtype', '')} {tuple(getattr(idx, 'shape', ()))}")
-        if not 1 <= idx.shape[1] <= self.context:
-            raise ValueError(f"idx has T={idx.shape[1]} characters; allowed: [1, {self.context}] (the context)")
-        return self._logits(idx)
-
-    def _logits(self, idx):
-        """Embed characters and positions, run the blocks, read out next-character logits."""
+        _check_ids(idx, self.vocab_size, self.context)
         positions = torch.arange(idx.shape[1], device=idx.device)  # (T,)
         x = self.drop(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
         x = self.ln_f(self.blocks(x))  # (B, T, C)
         return self.head(x)  # (B, T, V)
+
+
+def _check_sizes(vocab_size, context, width, heads, layers, dropout) -> None:
+    """Raise ``TypeError``/``ValueError`` naming a size that is not an integer in range, or a bad dropout."""
+    for name, value in (("vocab_size", vocab_size), ("context", context), ("width", width), ("heads", heads),
+                        ("layers", layers)):
+        check_int(name, value, low=1)
+    if width % heads:
+        raise ValueError(f"width={width} is not a multiple of heads={heads}; each head gets width // heads channels")
+    dropout = check_real("dropout", dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r} is out of range; allowed: [0, 1)")
+
+
+def _check_ids(idx, vocab_size, context) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``idx`` is ``(B, T)`` integer ids in range, ``1 <= T <= context``."""
+    if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32) or idx.dim() != 2:
+        raise TypeError(f"idx must be a (B, T) int64 tensor of character ids, got "
+                        f"{type(idx).__name__} {getattr(idx, 'dtype', '')} {tuple(getattr(idx, 'shape', ()))}")
+    if not 1 <= idx.shape[1] <= context:
+        raise ValueError(f"idx has T={idx.shape[1]} characters; allowed: [1, {context}] (the context)")
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"idx holds the id {low if low < 0 else high}, out of range; allowed: [0, {vocab_size - 1}]")
+
+
+def _init_gpt2(model: nn.Module, layers: int) -> None:
+    """GPT-2's initialisation: weights and embeddings normal with std 0.02, biases 0, LayerNorms 1;
+    the projections back into the residual stream with std ``0.02 / sqrt(2 * layers)`` (Radford et al. 2019)."""
+    for name, p in model.named_parameters():
+        if name.endswith("bias"):
+            nn.init.zeros_(p)
+        elif p.dim() == 2:  # embeddings and linear weights; the LayerNorms keep weight 1
+            residual = name.endswith(("attn.proj.weight", "mlp.2.weight"))
+            nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers) if residual else 0.02)
 
 
 @torch.no_grad()
