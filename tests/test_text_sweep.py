@@ -112,3 +112,21 @@ def test_the_saved_students_load_and_are_the_seed0_runs(cached):
         (run,) = [x for x in cached.find(student=name, setting="all", arm=saved["arm"]) if x["seed"] == 0]
         agree = float((pred == run["test_pred"][:256].long()).float().mean())
         assert agree >= 0.98, (name, agree)  # float16 weights may flip a borderline gloss
+
+
+def test_student_data_refuses_bad_arguments():
+    with pytest.raises(TypeError, match="split must be a TextSplit"):
+        sw.student_data(split="train")
+    with pytest.raises(TypeError, match="teacher must be a TextTeacher"):
+        sw.student_data(teacher={})
+    with pytest.raises(ValueError, match="per_class"):
+        sw.student_data(per_class=0)
+
+
+def test_a_sweep_of_another_teacher_is_refused(tmp_path, cached):
+    d = torch.load(sw.TEXT_SWEEP_PATH, weights_only=True)
+    d["meta"]["teacher_sha256"] = "0" * 64
+    path = tmp_path / "sweep.pt"
+    torch.save(d, path)
+    with pytest.raises(ValueError, match="another teacher's outputs"):
+        sw.load_text_sweep(path)

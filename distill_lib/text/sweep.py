@@ -36,16 +36,17 @@ import torch
 from torch import Tensor
 
 from .. import __version__
+from .._validation import check_int
 from ..losses import UNLABELLED
-from .data import CATEGORIES, load_text_split
+from .data import CATEGORIES, TextSplit, load_text_split
 from .distill import train_text_student
 from .encoder import load_tokenizer
 from .students import STUDENTS, make_student
-from .teacher import EMBED_COMPONENTS, load_text_teacher
+from .teacher import EMBED_COMPONENTS, TextTeacher, load_text_teacher
 from .tokens import Tokens, Vocab, build_vocab, encode_texts
 
-__all__ = ["SWEEP_RECIPE", "TEXT_SWEEP_PATH", "StudentData", "SweepResult", "load_text_sweep", "student_data",
-           "run_text_sweep"]
+__all__ = ["SWEEP_RECIPE", "TEXT_SWEEP_PATH", "StudentData", "SweepResult", "load_text_sweep", "run_text_sweep",
+           "student_data", "teacher_sha256"]
 
 TEXT_SWEEP_PATH = Path(__file__).resolve().parents[2] / "data" / "text_sweep.pt"
 SWEEP_RECIPE: dict[str, Any] = {
@@ -77,9 +78,20 @@ def few_labels(y: Tensor, per_class: int) -> Tensor:
     return torch.where(keep, y, torch.full_like(y, UNLABELLED))
 
 
-def student_data(per_class: int = SWEEP_RECIPE["labels_per_class"]) -> StudentData:
-    """The students' tokens, the two settings' targets and the cached teacher outputs (a few seconds)."""
-    split, teacher, tok = load_text_split(), load_text_teacher(), load_tokenizer()
+def student_data(split: TextSplit | None = None, teacher: TextTeacher | None = None,
+                 per_class: int = SWEEP_RECIPE["labels_per_class"]) -> StudentData:
+    """The students' tokens, the two settings' targets and the cached teacher outputs (a few seconds).
+
+    ``split`` and ``teacher`` are loaded when not given (:func:`load_text_split`, :func:`load_text_teacher`).
+    """
+    if split is not None and not isinstance(split, TextSplit):
+        raise TypeError(f"split must be a TextSplit (from load_text_split), got {type(split).__name__}")
+    if teacher is not None and not isinstance(teacher, TextTeacher):
+        raise TypeError(f"teacher must be a TextTeacher (from load_text_teacher), got {type(teacher).__name__}")
+    per_class = check_int("per_class", per_class, low=1)
+    split = split if split is not None else load_text_split()
+    teacher = teacher if teacher is not None else load_text_teacher()
+    tok = load_tokenizer()
     texts = list(split.texts_train) + list(split.texts_transfer)
     vocab = build_vocab(tok, texts)
     hidden = torch.full((len(split.texts_transfer),), UNLABELLED, dtype=torch.long)
@@ -179,6 +191,7 @@ def run_text_sweep(path: str | os.PathLike = TEXT_SWEEP_PATH, *, processes: int 
     d = _DATA or student_data()
     meta = {"format": _FORMAT, "recipe": dict(r), "chosen": chosen, "seconds": time.perf_counter() - start,
             "processes": processes, "vocab_size": d.vocab.size, "test_sha256": _labels_sha256(d.test[1]),
+            "teacher_sha256": teacher_sha256(load_text_teacher()),
             "library_version": __version__, "torch_version": str(torch.__version__)}
     checkpoint = {"meta": meta, "runs": runs, "selection": select + select_beta, "models": models}
     path = Path(path)
@@ -193,6 +206,14 @@ def run_text_sweep(path: str | os.PathLike = TEXT_SWEEP_PATH, *, processes: int 
             os.remove(tmp)
     say(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) in {meta['seconds'] / 60:.1f} min")
     return path
+
+
+def teacher_sha256(teacher: TextTeacher) -> str:
+    """SHA-256 of the teacher outputs the students learnt from (cached logits and codes, as float16 bytes)."""
+    h = hashlib.sha256()
+    for t in (teacher.logits, teacher.codes):
+        h.update(t.half().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _labels_sha256(y: Tensor) -> str:
@@ -241,6 +262,8 @@ def _problem_with(d: object) -> str | None:
     meta = d["meta"]
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("recipe") != SWEEP_RECIPE:
         return "it was made with another format or recipe than SWEEP_RECIPE"
+    if meta.get("teacher_sha256") != teacher_sha256(load_text_teacher(rebuild=False)):
+        return "it was trained on another teacher's outputs than data/text_teacher.pt"
     n_test = len(load_text_split().y_test)
     expected = len(STUDENTS) * len(SETTINGS) * len(ARMS) * SWEEP_RECIPE["seeds"]
     runs = d["runs"]
