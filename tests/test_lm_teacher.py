@@ -178,10 +178,12 @@ def test_training_learns_more_than_character_frequencies(tiny_training, short_sp
     assert meta["history"][-1, 3] < unigram_bits - 0.5 and meta["history"][-1, 3] < meta["history"][0, 3]
 
 
-def test_a_time_limit_stops_training(tiny_training):
-    _, meta = train_lm_teacher(TINY, minutes=1e-9, progress=False)
+def test_a_time_limit_stops_training(tiny_training, tmp_path):
+    model, meta = train_lm_teacher(TINY, minutes=1e-9, progress=False)
     assert meta["stopped_by"] == "time" and meta["steps_done"] == 0 and meta["best_step"] == 0
-    assert meta["history"].shape == (0, 4)
+    assert meta["history"].shape == (0, 4) and meta["recipe"]["minutes"] == 1e-9
+    with pytest.warns(UserWarning, match=r"another recipe \(minutes=1e-09"):  # not the recipe's teacher
+        load_lm_teacher(save_lm_teacher(model, meta, tmp_path / "quick.pt"), save=False, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -193,6 +195,7 @@ def test_a_time_limit_stops_training(tiny_training):
      ({"min_lr": 1.0}, ValueError, r"recipe\['min_lr'\]=1.0 exceeds"),
      ({"batch_size": 8.0}, TypeError, r"recipe\['batch_size'\] must be an integer"),
      ({"weight_decay": float("nan")}, ValueError, r"recipe\['weight_decay'\]=nan"),
+     ({"minutes": 0.0}, ValueError, r"recipe\['minutes'\]=0.0 is out of range; allowed: \(0, inf\)"),
      ({"extra": 1}, ValueError, r"unexpected \['extra'\]")],
 )
 def test_bad_recipe_named(change, error, match):
