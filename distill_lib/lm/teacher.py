@@ -79,7 +79,7 @@ LM_TEACHER_RECIPE: dict[str, Any] = {
     "weight_decay": 0.1,
     "grad_clip": 1.0,
     "eval_every": 250,
-    "eval_chars": 65536,
+    "eval_chars": 32768,
     "seed": 0,
     "split_seed": 0,
 }
