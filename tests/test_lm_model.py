@@ -32,7 +32,7 @@ class FixedDistribution(nn.Module):
 
 
 def test_all_names_exist():
-    assert sorted(lm_model.__all__) == ["Block", "CausalSelfAttention", "CharTransformer", "generate"]
+    assert sorted(lm_model.__all__) == ["Block", "CausalSelfAttention", "CharTransformer", "generate", "generate_cached"]
     assert all(hasattr(lm_model, name) for name in lm_model.__all__)
 
 
@@ -210,3 +210,45 @@ def test_generate_works_for_a_model_without_context_or_vocab_size():
 
     out = generate(Bigram(), torch.tensor([0, 1]), 30, generator=torch.Generator().manual_seed(0))
     assert out.shape == (30,) and int(out.max()) < 5
+
+
+def test_cached_forward_gives_the_full_forward_logits():
+    model = tiny()
+    idx = torch.randint(7, (3, 8), generator=torch.Generator().manual_seed(0))
+    full = model(idx)
+    cache = [None] * len(model.blocks)
+    prefix = lm_model._forward_cached(model, idx[:, :3], cache)  # the prompt at once, then one position at a time
+    steps = [lm_model._forward_cached(model, idx[:, t:t + 1], cache) for t in range(3, 8)]
+    torch.testing.assert_close(torch.cat([prefix, *steps], dim=1), full, atol=1e-5, rtol=1e-5)
+    assert cache[0][0].shape == (3, 4, 8, 4)  # (B, H, positions, C/H) keys of the first block
+
+
+def test_generate_cached_draws_as_generate_within_the_context():
+    model = tiny(context=32)
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    slow = generate(model, prompt, 29, 0.9, torch.Generator().manual_seed(3))
+    fast = lm_model.generate_cached(model, prompt, 29, 0.9, torch.Generator().manual_seed(3))
+    assert torch.equal(fast, slow)
+
+
+def test_generate_cached_past_the_context():
+    # With a context of 1 both read only the last character: the restarts change nothing.
+    model = tiny(context=1)
+    slow = generate(model, torch.tensor([2]), 40, generator=torch.Generator().manual_seed(0))
+    fast = lm_model.generate_cached(model, torch.tensor([2]), 40, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(fast, slow)
+    # A longer context restarts from its second half: still the right shape and ids, the mode restored.
+    model = tiny(context=6, dropout=0.2).train()
+    out = lm_model.generate_cached(model, torch.tensor([[1, 2], [3, 4]]), 50, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 50) and 0 <= int(out.min()) and int(out.max()) < 7 and model.training
+
+
+def test_generate_cached_bad_input_named():
+    with pytest.raises(TypeError, match="model must be a CharTransformer"):
+        lm_model.generate_cached(nn.Linear(2, 2), torch.tensor([1]), 3)
+    with pytest.raises(ValueError, match="prompt is empty"):
+        lm_model.generate_cached(tiny(), torch.zeros(0, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="temperature=0.0"):
+        lm_model.generate_cached(tiny(), torch.tensor([1]), 3, temperature=0.0)
+    with pytest.raises(ValueError, match="length=0"):
+        lm_model.generate_cached(tiny(), torch.tensor([1]), 0)
