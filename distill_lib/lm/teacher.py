@@ -61,9 +61,10 @@ LM_TEACHER_PATH = Path(__file__).resolve().parents[2] / "data" / "lm_teacher.pt"
 #: optimisation (``batch_size`` ... ``grad_clip``: ``steps`` steps or ``minutes`` of training,
 #: whichever ends first, ``lr`` warmed up over ``warmup`` steps and decayed to ``min_lr`` by the end),
 #: the validation during training (every ``eval_every`` steps on the first ``eval_chars``
-#: characters of the validation text) and the seeds. 2.72 M parameters; on two otherwise idle
-#: cores about 1.5 steps per second (measured: 0.76 on one core shared with other work), so the
-#: hour usually ends training before the steps do.
+#: characters of the validation text) and the seeds. 2.72 M parameters, 4,096 characters a step:
+#: 0.76 steps per second measured on one thread while other work shared the two cores; two idle
+#: cores should give roughly twice that (an estimate), so the hour, not the steps, usually ends
+#: training. On a busy machine use one thread: two threads that wait for each other were slower.
 LM_TEACHER_RECIPE: dict[str, Any] = {
     "context": 128,
     "width": 192,
@@ -73,8 +74,8 @@ LM_TEACHER_RECIPE: dict[str, Any] = {
     "batch_size": 32,
     "steps": 6000,
     "minutes": 60.0,
-    "lr": 2e-3,
-    "min_lr": 1e-4,
+    "lr": 1.5e-3,
+    "min_lr": 1.5e-4,
     "warmup": 200,
     "weight_decay": 0.1,
     "grad_clip": 1.0,
