@@ -387,6 +387,7 @@ def _grade_one(student: str, path: Path, opts: dict) -> Submission:
         env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith("LC_")}
         env.update({
             "IPYTHONDIR": str(aux / "ipython"), "MPLCONFIGDIR": str(aux / "mpl"), "TMPDIR": str(aux / "tmp"),
+            "DISTILL_LIB_BUILD_DIR": str(aux / "build"),  # the library's caches (notebook 09's int8 teacher)
             "JUPYTER_RUNTIME_DIR": str(aux / "runtime"), "DISTILL_LIB_QUIET": "1", "OMP_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "GRADE_SANDBOX": json.dumps({

@@ -96,8 +96,10 @@ __all__ = [
 ]
 
 _ROOT = Path(__file__).resolve().parents[2]
-#: Where :func:`teacher_int8_onnx` keeps its files (not shipped; about 23 MB each).
-INT8_CACHE_DIR = _ROOT / "build" / "text"
+#: Where :func:`teacher_int8_onnx` keeps its files (not shipped; about 23 MB each): ``build/text/``, or
+#: ``$DISTILL_LIB_BUILD_DIR/text`` when that variable is set (``tools/grade.py`` points it into each
+#: submission's own sandbox, which may not read or write the repository's ``build/``).
+INT8_CACHE_DIR = Path(os.environ.get("DISTILL_LIB_BUILD_DIR") or _ROOT / "build") / "text"
 _INT8_RECIPE = {"format": 1, "opset": OPSET, "per_channel": True, "reduce_range": True}
 
 
