@@ -95,7 +95,7 @@ pipeline: $(STAMP)
 text-teacher: $(STAMP)
 	$(BIN)/python -m distill_lib.text.teacher
 
-## Rebuild notebook 09's cached sweep, data/text_sweep.pt (150 students on two processes: about 45 minutes).
+## Rebuild notebook 09's cached sweep, data/text_sweep.pt (150 students on two processes: 54 minutes here).
 text-sweep: $(STAMP)
 	$(BIN)/python -m distill_lib.text.sweep
 

@@ -143,3 +143,34 @@ def test_training_refuses_missing_teacher_before_changing_weights():
     with pytest.raises(ValueError, match="lr"):
         train_text_student(s, tok, torch.tensor([0, 1]), val=(tok, torch.tensor([0, 1])), lr=0.0)
     assert all(torch.equal(p, q) for p, q in zip(before, s.parameters()))
+
+
+def test_a_batch_without_labels_uses_the_kl_term_only():
+    from distill_lib.losses import UNLABELLED, _kd_kl
+    from distill_lib.text.distill import _text_kd_loss
+
+    g = torch.Generator().manual_seed(0)
+    z, tz = torch.randn(6, 4, generator=g, requires_grad=True), torch.randn(6, 4, generator=g)
+    e, te = torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g)
+    none = torch.full((6,), UNLABELLED)
+    loss = _text_kd_loss(z, e, none, tz, te, 2.0, 0.5, 0.0)  # CE over no labelled row would be 0/0
+    assert torch.isfinite(loss) and torch.allclose(loss, 0.5 * _kd_kl(z, tz, 2.0))
+    loss.backward()
+    assert torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("n", [200, 10_000])
+def test_length_batches_cover_every_row_once_and_change_between_epochs(n):
+    from distill_lib.text.distill import _length_batches
+
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 40, (n,), generator=g)
+    epochs = [_length_batches(lengths, 128, g) for _ in range(2)]
+    for batches in epochs:
+        assert sorted(torch.cat(batches).tolist()) == list(range(n))  # every row exactly once
+        assert all(len(b) <= 128 for b in batches)
+    first = {frozenset(b.tolist()) for b in epochs[0]}
+    assert first != {frozenset(b.tolist()) for b in epochs[1]}  # not the same batches every epoch
+    if n > 128 * 32:  # bucketed: a batch's lengths are closer than a random batch's
+        spread = torch.tensor([float(lengths[b].float().std()) for b in epochs[0] if len(b) > 1]).mean()
+        assert spread < 0.5 * float(lengths.float().std())

@@ -130,3 +130,35 @@ def test_a_sweep_of_another_teacher_is_refused(tmp_path, cached):
     torch.save(d, path)
     with pytest.raises(ValueError, match="another teacher's outputs"):
         sw.load_text_sweep(path)
+
+
+@pytest.mark.parametrize("case", ["chosen", "test labels", "model arm", "model shape", "selection", "models type"])
+def test_a_malformed_sweep_is_refused_naming_the_fix(tmp_path, case, cached):
+    d = torch.load(sw.TEXT_SWEEP_PATH, weights_only=True)
+    if case == "chosen":
+        d["meta"]["chosen"] = {"few": {"temperature": 1.0}}
+    elif case == "test labels":
+        d["meta"]["test_sha256"] = "0" * 64
+    elif case == "model arm":
+        d["models"]["gru"]["arm"] = "scratch"
+    elif case == "model shape":
+        d["models"]["bag"]["state"]["classify.weight"] = torch.zeros(3, 3)
+    elif case == "selection":
+        d["selection"] = d["selection"][:-1]
+    else:
+        d["models"] = 5
+    path = tmp_path / "sweep.pt"
+    torch.save(d, path)
+    with pytest.raises(ValueError, match="make text-sweep"):
+        sw.load_text_sweep(path)
+
+
+def test_run_text_sweep_checks_its_arguments_before_training(tmp_path):
+    with pytest.raises(TypeError, match="path must be"):
+        sw.run_text_sweep(3)
+    with pytest.raises(ValueError, match="folder does not exist"):
+        sw.run_text_sweep(tmp_path / "missing" / "sweep.pt")
+    with pytest.raises(ValueError, match="processes"):
+        sw.run_text_sweep(tmp_path / "sweep.pt", processes=0)
+    with pytest.raises(TypeError, match="progress"):
+        sw.run_text_sweep(tmp_path / "sweep.pt", progress="yes")

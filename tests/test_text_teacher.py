@@ -159,3 +159,16 @@ def test_bad_arguments_are_refused():
         tt.load_text_teacher(rebuild="yes")
     with pytest.raises(TypeError, match="progress must be"):
         tt.build_text_teacher(progress=1)
+
+
+def test_lookups_and_classify_refuse_bad_types(cached):
+    with pytest.raises(TypeError, match="list or tuple of str"):
+        cached.logits_of("a dog")
+    with pytest.raises(TypeError, match="list or tuple of str"):
+        cached.codes_of([3])
+    with pytest.raises(TypeError, match="list of str"):
+        cached.classify("a dog")
+    with pytest.raises(ValueError, match=r"texts\[1\]"):
+        cached.classify(["a dog", " "])
+    with pytest.raises(ValueError, match="empty"):
+        cached.classify([])

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_int, check_lam, check_module, check_real, check_temperature
-from ..losses import _check_pair, _check_transfer_labels, _objective
+from ..losses import UNLABELLED, _check_pair, _check_transfer_labels, _kd_kl, _objective
 from .tokens import Tokens
 
 __all__ = ["TrainResult", "cosine_embedding_loss", "predict_text", "text_distillation_loss", "train_text_student"]
@@ -79,7 +79,10 @@ def cosine_embedding_loss(student_embeddings: Tensor, teacher_embeddings: Tensor
 
 def _text_kd_loss(logits, embeddings, targets, teacher_logits, teacher_embeddings, t, lam, beta):
     """(1 - lam) CE + lam T^2 KL + beta (1 - cos): the workbook's KD loss plus DistilBERT's cosine term."""
-    loss = _objective(logits, teacher_logits, targets, t, lam)  # CE over labelled rows, KL over all
+    if lam < 1.0 and not bool((targets != UNLABELLED).any()):  # a batch of transfer rows only: no CE term
+        loss = lam * _kd_kl(logits, teacher_logits, t)
+    else:
+        loss = _objective(logits, teacher_logits, targets, t, lam)  # CE over labelled rows, KL over all
     if beta > 0:
         loss = loss + beta * _cosine_loss(embeddings, teacher_embeddings)
     return loss
@@ -142,6 +145,8 @@ def _predict(model: nn.Module, tokens: Tokens, batch_size: int = 1024) -> Tensor
 
 def _length_batches(lengths, batch_size, g):
     """One epoch of shuffled batches whose rows have similar lengths (less padding to compute)."""
+    if len(lengths) <= batch_size * 32:  # too few rows to bucket without fixing the batches: plain shuffling
+        return list(torch.randperm(len(lengths), generator=g).split(batch_size))
     chunks = torch.randperm(len(lengths), generator=g).split(batch_size * 32)  # random chunks of 32 batches
     batches = [b for c in chunks for b in c[lengths[c].argsort()].split(batch_size)]  # sorted inside a chunk
     return [batches[i] for i in torch.randperm(len(batches), generator=g)]  # in random order
@@ -229,8 +234,10 @@ def _check_teacher(name: str, value: object, shape: tuple[int, int], needed: boo
             raise ValueError(f"{name} is needed for this loss (lam > 0 needs teacher_logits, beta > 0 "
                              f"teacher_embeddings); pass a tensor of shape {shape}")
         return torch.zeros(shape[0], shape[1])  # unused by the loss
-    if not isinstance(value, Tensor) or not value.is_floating_point() or tuple(value.shape) != shape:
-        raise ValueError(f"{name} must be a float tensor of shape {shape}, got {value!r:.60}")
+    if not isinstance(value, Tensor) or not value.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor of shape {shape}, got {value!r:.60}")
+    if tuple(value.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
     if not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return value

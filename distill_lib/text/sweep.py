@@ -14,12 +14,12 @@ The design (:data:`SWEEP_RECIPE`):
 - every run keeps its best of ``checks`` checkpoints on validation, and records its test
   predictions; the notebook reports the test set once.
 
-``python -m distill_lib.text.sweep`` (``make text-sweep``) runs everything on two processes (about
-45 minutes on two cores) and writes ``data/text_sweep.pt``: the choices, per run the validation
+``python -m distill_lib.text.sweep`` (``make text-sweep``) runs everything on two processes (54
+minutes on two cores here) and writes ``data/text_sweep.pt``: the choices, per run the validation
 accuracy, best step, seconds and test predictions, and the seed-0 weights (float16) of each
 student's best distilled arm in the ``"all"`` setting, for the widget and the cost table.
 :func:`load_text_sweep` checks the file; an unusable one raises a clear ``ValueError`` naming the
-command that rebuilds it (45 minutes is too long to start silently inside a notebook).
+command that rebuilds it (an hour is too long to start silently inside a notebook).
 """
 
 from __future__ import annotations
@@ -142,7 +142,14 @@ def _mean_val(runs: list[dict], **match: Any) -> float:
 
 
 def run_text_sweep(path: str | os.PathLike = TEXT_SWEEP_PATH, *, processes: int = 2, progress: bool = True) -> Path:
-    """Run the selection and the sweep (module docstring) and write ``path``. About 45 min on 2 cores."""
+    """Run the selection and the sweep (module docstring) and write ``path``. 54 minutes on 2 cores here."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
+    if not Path(path).parent.is_dir():
+        raise ValueError(f"path={str(path)!r}: its folder does not exist (checked before an hour of training)")
+    processes = check_int("processes", processes, low=1)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     r = SWEEP_RECIPE
     start = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
@@ -239,18 +246,21 @@ def load_text_sweep(path: str | os.PathLike = TEXT_SWEEP_PATH) -> SweepResult:
     Raises:
         TypeError: ``path`` not a str or path.
         ValueError: the file is missing, unreadable or not this recipe's sweep; the message says
-            why and names the command that rebuilds it (``make text-sweep``, about 45 minutes).
+            why and names the command that rebuilds it (``make text-sweep``, 54 minutes here).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
     path = Path(path)
-    fix = "rebuild it with `make text-sweep` (python -m distill_lib.text.sweep, about 45 minutes on 2 cores)"
+    fix = "rebuild it with `make text-sweep` (python -m distill_lib.text.sweep, 54 minutes on 2 cores here)"
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(f"the text sweep {path} could not be read ({type(err).__name__}: "
                          f"{(str(err).splitlines() or [''])[0][:120]}); {fix}") from None
-    reason = _problem_with(d)
+    try:
+        reason = _problem_with(d)
+    except Exception as err:  # a malformed file: the same clear error, never a crash deep inside
+        reason = f"it could not be checked ({type(err).__name__}: {str(err)[:120]})"
     if reason is not None:
         raise ValueError(f"the text sweep {path} is unusable: {reason}; {fix}")
     return SweepResult(d["meta"], d["runs"], d["selection"], d["models"])
@@ -264,7 +274,7 @@ def _problem_with(d: object) -> str | None:
         return "it was made with another format or recipe than SWEEP_RECIPE"
     if meta.get("teacher_sha256") != teacher_sha256(load_text_teacher(rebuild=False)):
         return "it was trained on another teacher's outputs than data/text_teacher.pt"
-    n_test = len(load_text_split().y_test)
+    n_test = len(load_text_split().y_test)  # checked again below with the labels' hash
     expected = len(STUDENTS) * len(SETTINGS) * len(ARMS) * SWEEP_RECIPE["seeds"]
     runs = d["runs"]
     if not isinstance(runs, list) or len(runs) != expected:
@@ -273,8 +283,32 @@ def _problem_with(d: object) -> str | None:
         if (not isinstance(x, dict) or not isinstance(x.get("test_pred"), Tensor) or x["test_pred"].shape != (n_test,)
                 or not isinstance(x.get("val_accuracy"), float)):
             return "a run lacks its validation accuracy or its test predictions"
-    if set(d["models"]) != set(STUDENTS):
-        return f"it saves models for {sorted(d['models'])}, expected {sorted(STUDENTS)}"
+    split = load_text_split()
+    if meta.get("test_sha256") != _labels_sha256(split.y_test):
+        return "its test predictions are for another test set"
+    chosen = meta.get("chosen")
+    if not isinstance(chosen, dict) or set(chosen) != set(SETTINGS) or any(
+            not isinstance(c, dict) or set(c) != {"temperature", "lam", "beta"} for c in chosen.values()):
+        return "its choices (meta['chosen']: T, lambda, beta per setting) are missing or malformed"
+    r = SWEEP_RECIPE
+    selection = d["selection"]
+    expected_selection = len(SETTINGS) * r["select_seeds"] * (len(r["temperatures"]) * len(r["lams"]) + len(r["betas"]))
+    if not isinstance(selection, list) or len(selection) != expected_selection or any(
+            not isinstance(x, dict) or not isinstance(x.get("val_accuracy"), float) for x in selection):
+        return f"it holds a malformed selection (expected {expected_selection} runs with a validation accuracy)"
+    models = d["models"]
+    if not isinstance(models, dict) or set(models) != set(STUDENTS):
+        return f"it saves models for {sorted(models) if isinstance(models, dict) else models!r:.60}, expected {sorted(STUDENTS)}"
+    vocab_size = meta.get("vocab_size")
+    for name, saved in models.items():
+        if not isinstance(saved, dict) or saved.get("arm") not in ("kd", "kd+cos") or not isinstance(saved.get("state"), dict):
+            return f"the saved {name} student is malformed"
+        reference = make_student(name, vocab_size, len(CATEGORIES), EMBED_COMPONENTS).state_dict()
+        state = saved["state"]
+        if set(state) != set(reference) or any(
+                not isinstance(state[k], Tensor) or state[k].shape != v.shape or not bool(torch.isfinite(state[k].float()).all())
+                for k, v in reference.items()):
+            return f"the saved {name} student's weights do not fit a {name} student of vocabulary {vocab_size}"
     return None
 
 

@@ -96,13 +96,17 @@ def _texts_sha256(texts: list[str]) -> str:
 def _all_embeddings(texts: list[str], progress: bool) -> tuple[Tensor, float]:
     """MiniLM embeddings of every gloss: from build/text/ when they match, else computed (minutes)."""
     key = _texts_sha256(texts)
-    try:
-        d = torch.load(_EMBEDDINGS_PATH, map_location="cpu", weights_only=True)
-        if (d["texts_sha256"] == key and d.get("minilm_sha256", MINILM_SHA256) == MINILM_SHA256
-                and d["embeddings"].shape == (len(texts), 384) and bool(torch.isfinite(d["embeddings"]).all())):
-            return d["embeddings"], float(d["seconds"])
-    except Exception:  # no file, or an unusable one: compute them
-        pass
+    if _EMBEDDINGS_PATH.is_file():
+        try:
+            d = torch.load(_EMBEDDINGS_PATH, map_location="cpu", weights_only=True)
+            if (d["texts_sha256"] == key and d.get("minilm_sha256", MINILM_SHA256) == MINILM_SHA256
+                    and d["embeddings"].shape == (len(texts), 384) and bool(torch.isfinite(d["embeddings"]).all())):
+                return d["embeddings"], float(d["seconds"])
+            why = "it is for other glosses or other weights"
+        except Exception as err:  # an unusable file: say so, then compute them
+            why = f"it could not be read ({type(err).__name__})"
+        warnings.warn(f"Not using the MiniLM embeddings at {_EMBEDDINGS_PATH}: {why}; computing them again "
+                      "(about 7 minutes on two cores)", stacklevel=3)
     if progress:
         print(f"encoding {len(texts):,} glosses with MiniLM (about 7 minutes on 2 cores) ...", flush=True)
     start = time.perf_counter()
@@ -212,6 +216,8 @@ class TextTeacher:
         self._encoder = None
 
     def _rows(self, texts) -> Tensor:
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise TypeError(f"texts must be a list or tuple of str (glosses), got {texts!r:.80}")
         missing = [t for t in texts if t not in self._row]
         if missing:
             raise ValueError(f"texts[...]={missing[0]!r:.80} is not a WordNet gloss; "
@@ -233,8 +239,13 @@ class TextTeacher:
 
     def classify(self, texts: list[str]) -> Tensor:
         """Run the whole teacher (MiniLM, then the head) on new texts: logits ``(N, 10)``."""
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise ValueError(f"texts must be a non-empty list of non-empty str, got {texts!r:.80}")
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise TypeError(f"texts must be a list of str, got {texts!r:.80}")
+        if not texts:
+            raise ValueError("texts=[] is empty; give at least one non-empty text")
+        blank = [i for i, t in enumerate(texts) if not t.strip()]
+        if blank:
+            raise ValueError(f"texts[{blank[0]}]={texts[blank[0]]!r} is blank; every text must be non-empty")
         if self._encoder is None:
             self._encoder = (load_minilm(), load_tokenizer())
         with torch.no_grad():
@@ -321,7 +332,8 @@ def load_text_teacher(path: str | os.PathLike = TEXT_TEACHER_PATH, *, rebuild: b
     if not rebuild:
         raise ValueError(f"the text teacher's cache {path} is unusable: {reason}")
     warnings.warn(f"Not using the text teacher's cache at {path}: {reason}. Rebuilding it "
-                  "(about 7 minutes on two cores).", stacklevel=2)
+                  "(about 7 minutes on two cores). A rebuilt teacher's outputs differ in the last bits, so "
+                  "notebook 09's cached sweep will then ask for `make text-sweep`.", stacklevel=2)
     build_text_teacher(path, progress=False)
     return TextTeacher(torch.load(path, map_location="cpu", weights_only=True), texts)
 

@@ -135,9 +135,10 @@ def encode_texts(tokenizer, vocab: Vocab, texts: Sequence[str], max_length: int 
                          f"{tokenizer.get_vocab_size()}; build the vocab with this tokenizer")
     texts = _check_texts("texts", texts)
     max_length = check_int("max_length", max_length, low=1)
-    pieces = [p[:max_length] or [UNK] for p in _wordpieces(tokenizer, texts)]  # never an empty row
-    lengths = torch.tensor([len(p) for p in pieces])  # (N,)
-    flat = vocab.table[torch.tensor([i for p in pieces for i in p], dtype=torch.long)]  # all tokens, in order
+    pieces = [p[:max_length] for p in _wordpieces(tokenizer, texts)]
+    lengths = torch.tensor([max(len(p), 1) for p in pieces])  # (N,); an empty text still gets one token
+    flat = torch.cat([vocab.table[torch.tensor(p, dtype=torch.long)] if p else torch.tensor([UNK])
+                      for p in pieces])  # student ids of all tokens, in order
     ids = torch.full((len(texts), max_length), PAD, dtype=torch.long)
     ids[torch.arange(max_length) < lengths[:, None]] = flat  # row-major fill: each row's first len tokens
     return Tokens(ids, ids != PAD)
