@@ -292,7 +292,7 @@ def test_sentences_per_second_bad_input(students):
         sentences_per_second(bag, TEXTS, num_threads=0)
     with pytest.raises(ValueError, match=r"min_run_time=0.0 must be a finite number"):
         sentences_per_second(bag, TEXTS, min_run_time=0)
-    with pytest.raises(TypeError, match="texts must be a list of str, got str"):
+    with pytest.raises(TypeError, match="texts must be a list or tuple of str, got str"):
         sentences_per_second(bag, "a dog")
 
 

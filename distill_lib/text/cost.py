@@ -74,7 +74,7 @@ from .._validation import check_int, check_module, check_real
 from ..deployment import OPSET, _quiet_exporter, ort_session, quantize_dynamic_onnx
 from ..timing import Timing, measure
 from .encoder import MAX_LENGTH, MiniLM, _mean_pool
-from .tokens import MAX_TOKENS, PAD, UNK, Vocab
+from .tokens import MAX_TOKENS, PAD, UNK, Vocab, _check_texts, _check_tokenizer
 
 __all__ = [
     "INT8_CACHE_DIR",
@@ -134,25 +134,6 @@ class TextModel(NamedTuple):
     def logits(self, texts: list[str]) -> Tensor:
         """The model's logits ``(N, K)`` for ``texts``, tokenisation included."""
         return self.run(*self.tokenize(texts))[0]
-
-
-def _check_tokenizer(tokenizer: object):
-    from tokenizers import Tokenizer
-
-    if not isinstance(tokenizer, Tokenizer):
-        raise TypeError(f"tokenizer must be a tokenizers.Tokenizer (from load_tokenizer), got {type(tokenizer).__name__}")
-    return tokenizer
-
-
-def _check_texts(name: str, texts: object) -> list[str]:
-    if not isinstance(texts, (list, tuple)):
-        raise TypeError(f"{name} must be a list of str, got {type(texts).__name__}")
-    if len(texts) == 0:
-        raise ValueError(f"{name}=[] is empty; give at least one text")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str) or not t.strip():
-            raise ValueError(f"{name}[{i}] must be a non-empty str, got {t!r:.80}")
-    return list(texts)
 
 
 def _no_grad(module: nn.Module) -> Callable[[Tensor, Tensor], Sequence[Tensor]]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -42,7 +41,7 @@ from .data import CATEGORIES, TextSplit, load_text_split
 from .distill import train_text_student
 from .encoder import load_tokenizer
 from .students import STUDENTS, make_student
-from .teacher import EMBED_COMPONENTS, TextTeacher, load_text_teacher
+from .teacher import EMBED_COMPONENTS, TextTeacher, load_text_teacher, _save_atomically
 from .tokens import Tokens, Vocab, build_vocab, encode_texts
 
 __all__ = ["SWEEP_RECIPE", "TEXT_SWEEP_PATH", "StudentData", "SweepResult", "load_text_sweep", "run_text_sweep",
@@ -201,16 +200,7 @@ def run_text_sweep(path: str | os.PathLike = TEXT_SWEEP_PATH, *, processes: int 
             "teacher_sha256": teacher_sha256(load_text_teacher()),
             "library_version": __version__, "torch_version": str(torch.__version__)}
     checkpoint = {"meta": meta, "runs": runs, "selection": select + select_beta, "models": models}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    path = _save_atomically(checkpoint, path)
     say(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) in {meta['seconds'] / 60:.1f} min")
     return path
 

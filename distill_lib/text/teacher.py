@@ -89,6 +89,25 @@ def _train_head(head, X, y, X_val, y_val, *, lr, weight_decay, epochs, batch_siz
     return head.eval(), best[1], best[0]
 
 
+def _save_atomically(checkpoint: dict, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename it: a crash never leaves half a file.
+
+    The file gets the usual permissions (``mkstemp`` would make it readable by its owner only).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(checkpoint, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 def _texts_sha256(texts: list[str]) -> str:
     return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
 
@@ -177,16 +196,7 @@ def build_text_teacher(path: str | os.PathLike = TEXT_TEACHER_PATH, *, progress:
     }
     checkpoint = {"meta": meta, "head": head.state_dict(), "logits": logits.half(),
                   "codes": (S @ basis).half(), "code_rows": student_rows, "basis": basis}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    path = _save_atomically(checkpoint, path)
     if progress:
         print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB): head val {val_acc:.2f} % "
               f"(epoch {epoch}), test {test_acc:.2f} %, {kept:.1%} of the embeddings' energy kept")

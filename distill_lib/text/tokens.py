@@ -61,7 +61,7 @@ def _check_texts(name: str, texts: object) -> list[str]:
     if not isinstance(texts, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple of str, got {type(texts).__name__}")
     if len(texts) == 0:
-        raise ValueError(f"{name} is empty; give at least one text")
+        raise ValueError(f"{name}=[] is empty; give at least one text")
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"{name}[{i}] must be a non-empty str, got {t!r:.80}")
