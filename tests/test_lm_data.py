@@ -77,15 +77,17 @@ _HEAD = b"book\tchapter\tparagraph\n"
     "body, match",
     [
         (b"not gzip at all", "not gzip"),
-        (gzip.compress(b"book\tchapter\ttext\n"), "header"),
-        (gzip.compress(_HEAD + b"Emma\t1\n"), "line 2 is not"),
-        (gzip.compress(_HEAD + b"Sanditon\t1\tUnfinished.\n"), "line 2 is not"),
-        (gzip.compress(_HEAD + b"Sense & Sensibility\tone\tCHAPTER 1\n"), "line 2 is not"),
-        (gzip.compress(_HEAD + b"Sense & Sensibility\t2\tCHAPTER 2\n"), "line 2: 'Sense & Sensibility' chapter 2 is out of order"),
-        (gzip.compress(_HEAD + b"Sense & Sensibility\t1\tCHAPTER 1\nEmma\t1\tCHAPTER I\n"), "line 3: 'Emma'"),
-        (gzip.compress(_HEAD + "Sense & Sensibility\t1\tHer £20,000.\n".encode()), "line 2: '£' at column 5"),
-        (gzip.compress(_HEAD + b"Sense & Sensibility\t1\tCHAPTER 1\n"), "ends before the last book"),
+        (gzip.compress(b"book\tchapter\ttext\n", mtime=0), "header"),
+        (gzip.compress(_HEAD + b"Emma\t1\n", mtime=0), "line 2 is not"),
+        (gzip.compress(_HEAD + b"Sanditon\t1\tUnfinished.\n", mtime=0), "line 2 is not"),
+        (gzip.compress(_HEAD + b"Sense & Sensibility\tone\tCHAPTER 1\n", mtime=0), "line 2 is not"),
+        (gzip.compress(_HEAD + b"Sense & Sensibility\t2\tCHAPTER 2\n", mtime=0), "line 2: 'Sense & Sensibility' chapter 2 is out of order"),
+        (gzip.compress(_HEAD + b"Sense & Sensibility\t1\tCHAPTER 1\nEmma\t1\tCHAPTER I\n", mtime=0), "line 3: 'Emma'"),
+        (gzip.compress(_HEAD + "Sense & Sensibility\t1\tHer £20,000.\n".encode(), mtime=0), "line 2: '£' at column 5"),
+        (gzip.compress(_HEAD + b"Sense & Sensibility\t1\tCHAPTER 1\n", mtime=0), "ends before the last book"),
     ],
+    ids=["not-gzip", "header", "missing-field", "unknown-book", "chapter-not-a-number", "chapter-order", "book-order",
+         "character-outside-alphabet", "ends-early"],  # (gzip bytes as ids would differ between pytest-xdist workers)
 )
 def test_malformed_file_with_matching_checksum_named(tmp_path, monkeypatch, body, match):
     bad = tmp_path / "austen.tsv.gz"

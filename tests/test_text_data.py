@@ -58,10 +58,11 @@ def test_missing_file_refused(tmp_path, monkeypatch):
     "body, match",
     [
         (b"not gzip at all", "not gzip"),
-        (gzip.compress(b"offset\tcat\tgloss\n"), "header"),
-        (gzip.compress(b"synset_offset\tcategory\tgloss\n00001740\tnoun.Tops\n"), "line 2"),
-        (gzip.compress(b"synset_offset\tcategory\tgloss\nx1740\tnoun.Tops\tan entity\n"), "line 2"),
+        (gzip.compress(b"offset\tcat\tgloss\n", mtime=0), "header"),
+        (gzip.compress(b"synset_offset\tcategory\tgloss\n00001740\tnoun.Tops\n", mtime=0), "line 2"),
+        (gzip.compress(b"synset_offset\tcategory\tgloss\nx1740\tnoun.Tops\tan entity\n", mtime=0), "line 2"),
     ],
+    ids=lambda v: v if isinstance(v, str) else None,  # gzip bytes as ids would differ between xdist workers
 )
 def test_malformed_file_with_matching_checksum_named(tmp_path, monkeypatch, body, match):
     bad = tmp_path / "wordnet_glosses.tsv.gz"
