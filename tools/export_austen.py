@@ -53,14 +53,16 @@ import hashlib
 import io
 import re
 import struct
-import subprocess
 import sys
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python tools/<this>.py`: make `tools` importable
+    sys.path.insert(0, str(ROOT))
+from tools.debian_package import unpacked
+
 OUT = ROOT / "data" / "austen.tsv.gz"
 DATA_DIR = Path("usr/lib/R/site-library/janeaustenr/data")
 
@@ -177,21 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deb", type=Path, help="an r-cran-janeaustenr .deb already downloaded")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        if args.deb is None:
-            subprocess.run(["apt-get", "download", "r-cran-janeaustenr"], cwd=tmp_path, check=True)
-            debs = sorted(tmp_path.glob("r-cran-janeaustenr_*.deb"))
-            if len(debs) != 1:
-                sys.exit(f"expected one r-cran-janeaustenr .deb in {tmp_path}, found {debs}")
-            deb = debs[0]
-        else:
-            deb = args.deb
-        version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True,
-                                 capture_output=True, text=True).stdout.strip()
-        deb_sha = hashlib.sha256(deb.read_bytes()).hexdigest()
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True)
-        books = read_lazyload(tmp_path / "x" / DATA_DIR)
+    with unpacked("r-cran-janeaustenr", args.deb) as package:
+        books = read_lazyload(package.root / DATA_DIR)
+    version, deb_sha = package.version, package.deb_sha256
     missing = sorted(set(BOOKS) - set(books))
     if missing:
         sys.exit(f"Rdata.rdb lacks {missing}; it holds {sorted(books)}")

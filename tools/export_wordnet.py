@@ -37,12 +37,14 @@ import gzip
 import hashlib
 import io
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python tools/<this>.py`: make `tools` importable
+    sys.path.insert(0, str(ROOT))
+from tools.debian_package import unpacked
+
 OUT = ROOT / "data" / "wordnet_glosses.tsv.gz"
 
 #: lexnames(5WN): lexicographer file number -> name, for the noun files (03..28).
@@ -111,21 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deb", type=Path, help="a wordnet-base .deb already downloaded")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        if args.deb is None:
-            subprocess.run(["apt-get", "download", "wordnet-base"], cwd=tmp_path, check=True)
-            debs = sorted(tmp_path.glob("wordnet-base_*.deb"))
-            if len(debs) != 1:
-                sys.exit(f"expected one wordnet-base .deb in {tmp_path}, found {debs}")
-            deb = debs[0]
-        else:
-            deb = args.deb
-        version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True,
-                                 capture_output=True, text=True).stdout.strip()
-        deb_sha = hashlib.sha256(deb.read_bytes()).hexdigest()
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True)
-        text = (tmp_path / "x" / "usr" / "share" / "wordnet" / "data.noun").read_text(encoding="utf-8")
+    with unpacked("wordnet-base", args.deb) as package:
+        text = (package.root / "usr" / "share" / "wordnet" / "data.noun").read_text(encoding="utf-8")
+    version, deb_sha = package.version, package.deb_sha256
     rows = parse_data_noun(text)
     data, counts, dropped = export(rows)
     args.out.write_bytes(data)
