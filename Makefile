@@ -34,7 +34,7 @@ TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH_INDEX)
 # JupyterLab refuses to start as root without --allow-root.
 AS_ROOT     := $(shell [ "$$(id -u 2>/dev/null)" = 0 ] && echo yes)
 
-.PHONY: help lab test run benchmark teacher pipeline text-teacher text-sweep lm-teacher clean handouts browser-test student grade
+.PHONY: help lab test run benchmark teacher pipeline text-teacher text-sweep lm-teacher lm-sweep clean handouts browser-test student grade
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version)'
@@ -102,6 +102,10 @@ text-sweep: $(STAMP)
 ## Retrain notebook 10's character-level teacher into data/lm_teacher.pt (about an hour on two cores).
 lm-teacher: $(STAMP)
 	$(BIN)/python -m distill_lib.lm.teacher --threads 2
+
+## Notebook 10's experiment (2 students x 4 arms x 4 seeds, about 45 minutes on 2 cores) -> data/lm_sweep.pt.
+lm-sweep: $(STAMP)
+	$(BIN)/python -m distill_lib.lm.sweep
 
 ## Remove .venv/, build/ and the caches.
 clean:

@@ -164,7 +164,7 @@ def forward_kl_topk(student_logits: Tensor, top_ids: Tensor, top_p: Tensor, mask
         b, t, j = repeats[0].tolist()
         raise ValueError(f"top_ids repeats the id {int(sorted_ids[b, t, j])} at position (b={b}, t={t}); "
                          "the k ids of a position must be distinct")
-    top_p = top_p.float()
+    top_p = top_p.detach().float()  # a target: no gradient flows back to the teacher
     if not torch.isfinite(top_p).all() or top_p.min() < 0 or top_p.max() > 1 or top_p.sum(-1).max() > 1 + 1e-3:
         raise ValueError(f"top_p must hold probabilities in [0, 1] summing to <= 1 per position; got min "
                          f"{float(top_p.min()):.4g}, max {float(top_p.max()):.4g}, largest sum {float(top_p.sum(-1).max()):.4g}")
@@ -198,7 +198,7 @@ def reverse_kl(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor | No
         >>> loss = reverse_kl(student(samples), teacher(samples), mask=generated)
     """
     logits = _check_logits("student_logits", student_logits)
-    teacher = _check_logits("teacher_logits", teacher_logits)
+    teacher = _check_logits("teacher_logits", teacher_logits).detach()  # a target: no gradient to the teacher
     if teacher.shape != logits.shape:
         raise ValueError(f"teacher_logits has shape {tuple(teacher.shape)}; it must equal student_logits' "
                          f"{tuple(logits.shape)}")
