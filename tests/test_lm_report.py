@@ -14,6 +14,8 @@ from matplotlib.text import Text
 from distill_lib.lm.data import Alphabet
 from distill_lib.lm.model import CharTransformer
 from distill_lib.lm.report import (
+    _MUS,
+    _SIGMAS,
     DEFAULT_PROMPT,
     _fit_gaussian,
     _log_gaussian,
@@ -89,7 +91,7 @@ def test_each_fit_is_the_grid_minimum_of_its_own_kl(default_fits):
     # the two are different objectives: each fit loses on the other's
     assert kl(default_fits.reverse.mu, default_fits.reverse.sigma, True) > default_fits.forward.kl
     assert kl(default_fits.forward.mu, default_fits.forward.sigma, False) > default_fits.reverse.kl
-    assert _fit_gaussian(x, log_p, True) == (default_fits.forward.kl, default_fits.forward.mu, default_fits.forward.sigma)
+    assert _fit_gaussian(x, log_p, _MUS, _SIGMAS, True) == (default_fits.forward.kl, default_fits.forward.mu, default_fits.forward.sigma)
 
 
 def test_log_gaussian_rows_are_normalised_log_probabilities():

@@ -73,21 +73,21 @@ _WRAP = 80
 
 def _log_gaussian(x, mu, sigma):
     """log q on the grid x (X,) of a Gaussian per mean in mu (M,), discretised and normalised on x."""
-    z = -0.5 * ((x - mu[:, None]) / sigma) ** 2  # (M, X), largest 0 at the grid point nearest mu
+    z = -0.5 * ((x - mu[:, None]) / sigma) ** 2  # (M, X); near 0 at the grid point nearest mu: no underflow
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # (M, X): each row's exp sums to 1
 
 
-def _fit_gaussian(x, log_p, forward):
-    """Grid search for the Gaussian q minimising KL(p || q) (forward) or KL(q || p) (reverse)."""
+def _fit_gaussian(x, log_p, mus, sigmas, forward):
+    """Grid search over mus (M,) x sigmas for the Gaussian q minimising KL(p || q) (forward) or KL(q || p)."""
     best = (math.inf, 0.0, 0.0)  # (KL, mu, sigma)
-    for sigma in _SIGMAS:
-        log_q = _log_gaussian(x, _MUS, sigma)  # (M, X)
+    for sigma in sigmas:
+        log_q = _log_gaussian(x, mus, sigma)  # (M, X)
         if forward:  # large where p has mass that q lacks: q must cover p
             kl = (np.exp(log_p) * (log_p - log_q)).sum(axis=1)  # (M,)
         else:  # large where q puts mass that p lacks: q must stay inside p
             kl = (np.exp(log_q) * (log_q - log_p)).sum(axis=1)  # (M,)
         i = int(kl.argmin())
-        best = min(best, (float(kl[i]), float(_MUS[i]), float(sigma)))
+        best = min(best, (float(kl[i]), float(mus[i]), float(sigma)))
     return best
 
 
@@ -191,9 +191,9 @@ def toy_divergences(
     log_components = [math.log(w) - 0.5 * ((x - m) / sd) ** 2 for w, m in zip(weights, means)]  # each (X,)
     log_p = logsumexp(np.stack(log_components), axis=0)  # (X,)
     log_p = log_p - logsumexp(log_p)  # normalised on the grid
-    fits = [GaussianFit(mu, sigma, kl) for kl, mu, sigma in
-            (_fit_gaussian(x, log_p, forward=True), _fit_gaussian(x, log_p, forward=False))]
-    return ToyFits(x, np.exp(log_p), fits[0], fits[1], weights, means, sd)
+    forward, reverse = (GaussianFit(mu, sigma, kl) for kl, mu, sigma in
+                        (_fit_gaussian(x, log_p, _MUS, _SIGMAS, forward=direction) for direction in (True, False)))
+    return ToyFits(x, np.exp(log_p), forward, reverse, weights, means, sd)
 
 
 def draw_mass_covering(
