@@ -19,6 +19,7 @@ numbers are read once, in notebook 10's final table; validation chooses everythi
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -148,7 +149,9 @@ def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2,
     jobs = [dict(student=st, arm=arm, seed=seed) for seed in range(r["seeds"]) for arm in reversed(r["arms"])
             for st in r["students"]]  # on-policy (slowest) first in each seed
     runs = []
-    with ProcessPoolExecutor(processes, initializer=_worker_init, initargs=(shared, outputs.meta)) as pool:
+    context = multiprocessing.get_context("spawn")  # fresh workers: no OpenMP state inherited from this process
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=_worker_init,
+                             initargs=(shared, outputs.meta)) as pool:
         for out in pool.map(_run, jobs):
             runs.append(out)
             say(f"  {out['student']:11s} {out['arm']:9s} seed {out['seed']}: val {out['val_bits']:.3f} bits/char, "
