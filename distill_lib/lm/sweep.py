@@ -82,18 +82,19 @@ def quality_of(teacher: torch.nn.Module, prompts: Tensor, continuation: Tensor) 
 _STATE: dict[str, Any] = {}
 
 
-def _worker_init(outputs: dict[str, Tensor], meta: dict[str, Any]) -> None:
+def _worker_init(outputs: dict[str, Tensor], meta: dict[str, Any], recipe: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     teacher, _ = load_lm_teacher(retrain=False)
-    split = load_austen_split(LM_SWEEP_RECIPE["outputs"]["split_seed"])
+    split = load_austen_split(recipe["outputs"]["split_seed"])
     a = Alphabet()
-    _STATE.update(teacher=teacher, outputs=TeacherOutputs(**outputs, meta=meta),
-                  val=a.encode(split.val), test=a.encode(split.test), prompts=_quality_prompts(LM_SWEEP_RECIPE))
+    _STATE.update(teacher=teacher, outputs=TeacherOutputs(**outputs, meta=meta), recipe=recipe,
+                  val=a.encode(split.val), test=a.encode(split.test), prompts=_quality_prompts(recipe))
 
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     """Train one student by one arm for one seed; its scores."""
-    s, r = _STATE, LM_SWEEP_RECIPE
+    s = _STATE
+    r = s.get("recipe", LM_SWEEP_RECIPE)
     start = time.perf_counter()
     student = make_lm_student(job["student"], seed=job["seed"])
     result = train_lm_student(student, job["arm"], s["outputs"], s["val"], teacher=s["teacher"], recipe=r["train"],
@@ -116,8 +117,12 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2, progress: bool = True) -> Path:
+def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2, progress: bool = True,
+                 recipe: dict[str, Any] | None = None) -> Path:
     """Build the teacher's outputs, run every (student, arm, seed), and write ``path`` (module docstring).
+
+    ``recipe`` (default :data:`LM_SWEEP_RECIPE`) exists for a quick dry run with a smaller recipe;
+    :func:`load_lm_sweep` accepts only a sweep made with :data:`LM_SWEEP_RECIPE`.
 
     Raises:
         TypeError: ``path`` not a path, ``processes`` not an integer, ``progress`` not a bool.
@@ -131,8 +136,10 @@ def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2,
     processes = check_int("processes", processes, low=1)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    if recipe is not None and (not isinstance(recipe, dict) or set(recipe) != set(LM_SWEEP_RECIPE)):
+        raise ValueError(f"recipe must be a dict with the keys {sorted(LM_SWEEP_RECIPE)}, got {recipe!r:.80}")
     say = print if progress else (lambda *a, **k: None)
-    r = LM_SWEEP_RECIPE
+    r = LM_SWEEP_RECIPE if recipe is None else recipe
     start = time.perf_counter()
     teacher, teacher_meta = load_lm_teacher(retrain=False)
     outputs = build_teacher_outputs(teacher, dict(r["outputs"]))
@@ -151,7 +158,7 @@ def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2,
     runs = []
     context = multiprocessing.get_context("spawn")  # fresh workers: no OpenMP state inherited from this process
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_worker_init,
-                             initargs=(shared, outputs.meta)) as pool:
+                             initargs=(shared, outputs.meta, r)) as pool:
         for out in pool.map(_run, jobs):
             runs.append(out)
             say(f"  {out['student']:11s} {out['arm']:9s} seed {out['seed']}: val {out['val_bits']:.3f} bits/char, "
@@ -254,7 +261,9 @@ def _problem_with(d: object, teacher_sha: str) -> str | None:
 
 def main() -> None:
     """``python -m distill_lib.lm.sweep``: the whole sweep, on two processes."""
-    run_lm_sweep()
+    from distill_lib.lm import sweep  # the importable module, not __main__: what the spawned workers unpickle
+
+    sweep.run_lm_sweep()
 
 
 if __name__ == "__main__":
