@@ -21,15 +21,15 @@ def teacher():
 
 def test_quality_of_is_the_three_measures(teacher):
     prompts = Alphabet().encode(load_austen_split().val[:256]).view(2, 128)[:, :32]
-    continuation = Alphabet().encode(load_austen_split().val[256:448]).view(2, 96)
-    q = quality_of(teacher, prompts, continuation)
-    texts = [Alphabet().decode(row) for row in continuation]
-    assert q == {"teacher_bits": pytest.approx(teacher_bits_on_samples(teacher, prompts, continuation)),
+    continuation = Alphabet().encode(load_austen_split().val[256:656]).view(2, 200)
+    q = quality_of(teacher, prompts, continuation, 96)
+    texts = [Alphabet().decode(row) for row in continuation]  # all 200 characters for the n-grams
+    assert q == {"teacher_bits": pytest.approx(teacher_bits_on_samples(teacher, prompts, continuation[:, :96])),
                  "distinct_2": distinct_ngrams(texts, 2), "repetition_4": repetition(texts, 4)}
 
 
 def test_one_run_end_to_end(teacher, monkeypatch):
-    recipe = dict(LM_SWEEP_RECIPE, quality_prompts=4,
+    recipe = dict(LM_SWEEP_RECIPE, quality_prompts=4, quality_length=150,
                   train=dict(LM_TRAIN_RECIPE, steps=4, batch_size=4, warmup=1, on_policy_from=2, eval_every=2,
                              eval_chars=1024),
                   outputs=dict(LM_OUTPUTS_RECIPE, windows=8, seed=1))
@@ -44,7 +44,7 @@ def test_one_run_end_to_end(teacher, monkeypatch):
     assert set(out) >= {"val_bits", "test_bits", "best_step", "val_history", "losses", "quality", "sample", "state"}
     assert 0 < out["val_bits"] < 8 and 0 < out["test_bits"] < 8 and len(out["losses"]) == 4
     assert set(out["quality"]) == {"teacher_bits", "distinct_2", "repetition_4"}
-    assert len(out["sample"]) == 128 and all(v.dtype == torch.float16 for v in out["state"].values())
+    assert len(out["sample"]) == 32 + 150 and all(v.dtype == torch.float16 for v in out["state"].values())
     assert "state" not in sweep_mod._run(dict(student="transformer", arm="text", seed=1))
 
 

@@ -10,6 +10,7 @@ from distill_lib.lm.model import CharTransformer
 from distill_lib.lm.outputs import LM_OUTPUTS_RECIPE, build_teacher_outputs
 from distill_lib.lm.students import CharGRU, _sample_fast
 from distill_lib.lm.teacher import _bits_per_char
+from distill_lib.lm import train as train_mod
 from distill_lib.lm.train import ARMS, LM_TRAIN_RECIPE, TrainResult, _arm_loss, _on_policy_loss, train_lm_student
 
 RECIPE = dict(LM_TRAIN_RECIPE, steps=6, batch_size=4, warmup=1, on_policy_from=3, eval_every=2, eval_chars=512)
@@ -48,7 +49,7 @@ def test_every_arm_trains_and_keeps_its_best_checkpoint(arm, teacher, outputs, v
     best_step, best_bits = min(result.val_history, key=lambda h: h[1])
     assert result.best_step == best_step
     assert _bits_per_char(student, val[:512], 24, 64) == pytest.approx(best_bits, abs=1e-6)  # the best one is kept
-    assert not student.training
+    assert not student.training and not teacher.training
 
 
 def test_same_seed_same_run_and_arms_share_the_windows(teacher, outputs, val):
@@ -59,6 +60,26 @@ def test_same_seed_same_run_and_arms_share_the_windows(teacher, outputs, val):
     word = train_lm_student(tiny_student(), "word", outputs, val, recipe=dict(RECIPE), seed=3)
     mixed = train_lm_student(tiny_student(), "on_policy", outputs, val, teacher=teacher, recipe=dict(RECIPE), seed=3)
     assert mixed.losses[:3] == word.losses[:3] and mixed.losses[3] != word.losses[3]
+
+
+def test_every_arm_draws_the_same_windows(teacher, outputs, val, monkeypatch):
+    seen = {}
+    real = train_mod._arm_loss
+
+    def spy(arm, student, teacher_, outputs_, rows, generator):
+        seen.setdefault(current, []).append(rows.clone())
+        return real(arm, student, teacher_, outputs_, rows, generator)
+
+    monkeypatch.setattr(train_mod, "_arm_loss", spy)
+    for current in ARMS:
+        train_lm_student(tiny_student(), current, outputs, val, teacher=teacher, recipe=dict(RECIPE), seed=5)
+    for arm in ARMS[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(seen[arm], seen["text"], strict=True)), arm
+
+
+def test_a_recipe_that_never_evaluates_is_refused(outputs, val):
+    with pytest.raises(ValueError, match="eval_every'\\]=7 exceeds"):
+        train_lm_student(tiny_student(), "text", outputs, val, recipe=dict(RECIPE, eval_every=7))
 
 
 def test_the_arm_losses_by_hand(teacher, outputs):

@@ -6,13 +6,15 @@ paper's definition or a PyTorch built-in):
 - **Text alone** (the article's recipe, no teacher): the next-character cross-entropy on real text
   (:func:`~distill_lib.lm.teacher._train_step`'s loss).
 - **Word-level KD** (Hinton et al. 2015 per position; Kim & Rush 2016, "Sequence-Level Knowledge
-  Distillation", eq. 4, "word-level"): at every position of real text, the forward KL
+  Distillation", section 3.1, "word-level"): at every position of real text, the forward KL
   ``KL(p_teacher || p_student)`` over the next character. :func:`_forward_kl_topk` keeps only the
   teacher's ``k`` most likely characters and one *tail* bucket holding the rest of its mass
   (what a cache of top-k probabilities can hold): the student is told how much mass goes outside
   the top ``k``, not how to spread it there. With ``k = V`` it is the full KL (tested).
-- **Sequence-level KD** (Kim & Rush 2016, eq. 6 approximated by the teacher's own outputs): the
-  cross-entropy on text the *teacher generated*; :func:`_masked_cross_entropy` leaves out the prompt.
+- **Sequence-level KD** (Kim & Rush 2016, section 3.2): the cross-entropy on text the *teacher
+  generated*; :func:`_masked_cross_entropy` leaves out the prompt. Kim & Rush approximate the
+  teacher's sequence distribution by its beam-search mode; notebook 10's cache holds samples at
+  temperature 1 instead.
 - **On-policy, reverse KL** (Gu et al. 2024, "MiniLLM", the token-level part of their gradient;
   Agarwal et al. 2024, "On-Policy Distillation of Language Models" (GKD) with lambda = 1 and the
   reverse KL as divergence): the *student* writes the continuation of a real prompt, the teacher

@@ -57,7 +57,10 @@ class CharGRU(nn.Module):
 
 
 def make_lm_student(name: str, seed: int = 0, vocab_size: int = len(ALPHABET)) -> nn.Module:
-    """A freshly initialised student by name, with ``torch.manual_seed(seed)`` set for its weights.
+    """A freshly initialised student by name, its weights drawn after ``torch.manual_seed(seed)``.
+
+    The global random state is restored afterwards (``torch.random.fork_rng``): building a student
+    does not change later draws.
 
     Args:
         name: ``"gru"`` (:class:`CharGRU`) or ``"transformer"`` (a small
@@ -84,10 +87,11 @@ def make_lm_student(name: str, seed: int = 0, vocab_size: int = len(ALPHABET)) -
         raise ValueError(f"name={name!r} is not a student; allowed: {sorted(LM_STUDENTS)}")
     seed = check_int("seed", seed, low=0)
     vocab_size = check_int("vocab_size", vocab_size, low=1)
-    torch.manual_seed(seed)
-    if name == "gru":
-        return CharGRU(vocab_size, **LM_STUDENTS["gru"])
-    return CharTransformer(vocab_size, **LM_STUDENTS["transformer"])
+    with torch.random.fork_rng():  # the global random state is left as it was
+        torch.manual_seed(seed)
+        if name == "gru":
+            return CharGRU(vocab_size, **LM_STUDENTS["gru"])
+        return CharTransformer(vocab_size, **LM_STUDENTS["transformer"])
 
 
 @torch.no_grad()

@@ -7,9 +7,10 @@ student by every arm for every seed (:func:`~distill_lib.lm.train.train_lm_stude
 picks each run's checkpoint), and records for each run:
 
 - validation and test bits per character (the whole validation and test text),
-- the quality of its text: ``quality_prompts`` validation prompts of 32 characters continued for 96
-  at temperature 1, scored by the teacher (its bits per character on the student's characters),
-  distinct word bigrams and repeated word 4-grams (:mod:`~distill_lib.lm.quality`),
+- the quality of its text: ``quality_prompts`` validation prompts of 32 characters continued for
+  ``quality_length`` (400) at temperature 1; the teacher's bits per character on the first
+  ``quality_scored`` (96: what fits in its context with the prompt), and the distinct word bigrams
+  and repeated word 4-grams of all 400 (:mod:`~distill_lib.lm.quality`),
 - its training losses, validation history and seconds;
 
 and the same quality measures for the teacher's own continuations and for the real continuations.
@@ -19,6 +20,7 @@ numbers are read once, in notebook 10's final table; validation chooses everythi
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
@@ -34,7 +36,7 @@ from .._validation import check_int
 from .data import Alphabet, load_austen_split
 from .outputs import TeacherOutputs, build_teacher_outputs, teacher_weights_sha256
 from .quality import distinct_ngrams, repetition, teacher_bits_on_samples
-from .students import LM_STUDENTS, _sample_fast, make_lm_student
+from .students import _sample_fast, make_lm_student
 from .teacher import LM_TEACHER_PATH, _bits_per_char, load_lm_teacher
 from .train import ARMS, LM_TRAIN_RECIPE, train_lm_student
 
@@ -51,31 +53,35 @@ LM_SWEEP_RECIPE: dict[str, Any] = {
     "train": dict(LM_TRAIN_RECIPE),
     "outputs": {"windows": 8192, "context": 128, "k": 8, "prompt": 32, "length": 96, "seed": 1, "split_seed": 0},
     "quality_prompts": 64,
+    "quality_length": 400,
+    "quality_scored": 96,
     "quality_seed": 12345,
 }
 _FORMAT = 1
 
 
 def _quality_prompts(recipe: dict[str, Any]) -> Tensor:
-    """``quality_prompts`` windows of validation text, (Q, prompt + length): prompts and real continuations."""
+    """``quality_prompts`` windows of validation text, (Q, prompt + quality_length): prompts and real continuations."""
     val = Alphabet().encode(load_austen_split(recipe["outputs"]["split_seed"]).val)
-    width = recipe["outputs"]["prompt"] + recipe["outputs"]["length"]
+    width = recipe["outputs"]["prompt"] + recipe["quality_length"]
     g = torch.Generator().manual_seed(recipe["quality_seed"])
     starts = torch.randint(len(val) - width, (recipe["quality_prompts"],), generator=g)
     return val[starts[:, None] + torch.arange(width)]  # (Q, P + L)
 
 
-def quality_of(teacher: torch.nn.Module, prompts: Tensor, continuation: Tensor) -> dict[str, float]:
-    """The teacher's bits per character on a continuation, its distinct word bigrams and repeated 4-grams.
+def quality_of(teacher: torch.nn.Module, prompts: Tensor, continuation: Tensor, scored: int) -> dict[str, float]:
+    """The teacher's bits per character on a continuation's first ``scored`` characters (what fits in its
+    context after the prompt), and the distinct word bigrams and repeated word 4-grams of the whole of it.
 
     Args:
-        teacher: the scoring teacher. prompts: ``(Q, P)`` ids. continuation: ``(Q, L)`` ids.
+        teacher: the scoring teacher. prompts: ``(Q, P)`` ids. continuation: ``(Q, L)`` ids, ``L >= scored``.
+        scored: characters the teacher scores (``P + scored - 1 <= teacher.context``).
 
     Returns:
         ``{"teacher_bits": ..., "distinct_2": ..., "repetition_4": ...}``.
     """
     texts = [Alphabet().decode(row) for row in continuation]
-    return {"teacher_bits": teacher_bits_on_samples(teacher, prompts, continuation),
+    return {"teacher_bits": teacher_bits_on_samples(teacher, prompts, continuation[:, :scored]),
             "distinct_2": distinct_ngrams(texts, 2), "repetition_4": repetition(texts, 4)}
 
 
@@ -106,10 +112,10 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         test_bits = _bits_per_char(student, s["test"], context, 64)
         p = r["outputs"]["prompt"]
         g = torch.Generator().manual_seed(r["quality_seed"] + job["seed"])
-        text = _sample_fast(student, s["prompts"][:, :p], r["outputs"]["length"], 1.0, g)  # (Q, P + L)
+        text = _sample_fast(student, s["prompts"][:, :p], r["quality_length"], 1.0, g)  # (Q, P + L)
     out = dict(job, val_bits=val_bits, test_bits=test_bits, best_step=result.best_step,
                val_history=result.val_history, losses=torch.tensor(result.losses, dtype=torch.float32),
-               quality=quality_of(s["teacher"], s["prompts"][:, :p], text[:, p:]),
+               quality=quality_of(s["teacher"], s["prompts"][:, :p], text[:, p:], r["quality_scored"]),
                sample=Alphabet().decode(text[0]), train_seconds=train_seconds,
                seconds=time.perf_counter() - start)
     if job["seed"] == 0:
@@ -146,9 +152,9 @@ def run_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, *, processes: int = 2,
     prompts = _quality_prompts(r)
     p = r["outputs"]["prompt"]
     g = torch.Generator().manual_seed(r["quality_seed"])
-    teacher_text = _sample_fast(teacher, prompts[:, :p], r["outputs"]["length"], 1.0, g)
-    references = {"teacher": quality_of(teacher, prompts[:, :p], teacher_text[:, p:]),
-                  "real text": quality_of(teacher, prompts[:, :p], prompts[:, p:])}
+    teacher_text = _sample_fast(teacher, prompts[:, :p], r["quality_length"], 1.0, g)
+    references = {"teacher": quality_of(teacher, prompts[:, :p], teacher_text[:, p:], r["quality_scored"]),
+                  "real text": quality_of(teacher, prompts[:, :p], prompts[:, p:], r["quality_scored"])}
     outputs_seconds = time.perf_counter() - start
     say(f"teacher outputs: {outputs_seconds:.0f} s; references {references}", flush=True)
     shared = {"windows": outputs.windows, "top_ids": outputs.top_ids, "top_p": outputs.top_p,
@@ -211,7 +217,7 @@ def load_lm_sweep(path: str | os.PathLike = LM_SWEEP_PATH, teacher: torch.nn.Mod
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
     path = Path(path)
-    fix = "rebuild it with `make lm-sweep` (python -m distill_lib.lm.sweep, about 40 minutes on 2 cores)"
+    fix = "rebuild it with `make lm-sweep` (python -m distill_lib.lm.sweep, about 45 minutes on 2 cores)"
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -244,7 +250,7 @@ def _problem_with(d: object, teacher_sha: str) -> str | None:
     for x in runs:
         q = x.get("quality")
         numbers = [x.get("val_bits"), x.get("test_bits")] + (list(q.values()) if isinstance(q, dict) else [None])
-        if not all(isinstance(v, float) and v == v and abs(v) != float("inf") for v in numbers):
+        if not all(isinstance(v, float) and math.isfinite(v) for v in numbers):
             return "a run lacks its bits per character or its quality scores, or holds a NaN"
     models = d["models"]
     names = {f"{st}/{arm}" for st in r["students"] for arm in r["arms"]}

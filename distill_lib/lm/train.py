@@ -12,14 +12,17 @@ The arms (losses in :mod:`~distill_lib.lm.distill`; data from :mod:`~distill_lib
   Agarwal et al. 2024, with lambda = 1 and the reverse KL; the token-level part of MiniLLM's
   gradient, Gu et al. 2024). Both papers start on-policy training from a supervised student.
 
-Every arm sees the same windows in the same order for a seed, with the same learning-rate schedule;
-only the targets differ. :func:`_arm_loss`, :func:`_on_policy_loss` and :func:`_train_lm_student`
+Every arm sees the same windows in the same order for a seed (the on-policy draws have their own
+random stream), with the same learning-rate schedule; the targets differ, and so do the positions
+that count: all 128 of a window for text and word, the 96 after the 32-character prompt for
+sequence and on-policy. :func:`_arm_loss`, :func:`_on_policy_loss` and :func:`_train_lm_student`
 are shown in notebook 10; :func:`train_lm_student` validates, evaluates and keeps the best checkpoint.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -34,6 +37,9 @@ from .students import _sample_fast
 from .teacher import _bits_per_char, _learning_rate
 
 __all__ = ["ARMS", "LM_TRAIN_RECIPE", "TrainResult", "train_lm_student"]
+
+#: Added to the seed for the on-policy arm's sampling, so that its draws never move the windows' generator.
+_SAMPLING_SEED = 1_000_003
 
 #: The four ways of training a student, in the order the notebook shows them.
 ARMS = ("text", "word", "sequence", "on_policy")
@@ -67,22 +73,24 @@ def _arm_loss(arm, student, teacher, outputs, rows, generator):
 def _on_policy_loss(student, teacher, prompts, length, generator):
     """GKD / MiniLLM: the student continues real prompts; reverse KL to the teacher on what it wrote."""
     with torch.no_grad():
+        student.eval()  # sample from the student itself (no dropout)
         text = _sample_fast(student, prompts, length, 1.0, generator)  # (B, P + L): the student's own text
+        student.train()
         teacher_logits = teacher(text[:, :-1])  # (B, P + L - 1, V): the teacher scores every position
     mask = (torch.arange(text.shape[1] - 1) >= prompts.shape[1] - 1).expand(len(text), -1)  # generated ones
     return _reverse_kl(student(text[:, :-1]), teacher_logits, mask)
 
 
-def _train_lm_student(student, arm, teacher, outputs, recipe, generator, evaluate):
+def _train_lm_student(student, arm, teacher, outputs, recipe, batches, sampling, evaluate):
     """AdamW on one arm's loss with a cosine learning rate; `evaluate(step)` every eval_every steps."""
     optimizer = torch.optim.AdamW(student.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     losses = []
     for step in range(recipe["steps"]):
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(recipe, step, step / recipe["steps"])
-        rows = torch.randint(len(outputs.windows), (recipe["batch_size"],), generator=generator)  # (B,)
+        rows = torch.randint(len(outputs.windows), (recipe["batch_size"],), generator=batches)  # (B,): same for every arm
         now = "word" if arm == "on_policy" and step < recipe["on_policy_from"] else arm  # start from a KD student
-        loss = _arm_loss(now, student, teacher, outputs, rows, generator)
+        loss = _arm_loss(now, student, teacher, outputs, rows, sampling)
         losses.append(_student_step(student, optimizer, loss, recipe["grad_clip"]))
         if (step + 1) % recipe["eval_every"] == 0:
             evaluate(step + 1)
@@ -107,6 +115,9 @@ def _check_train_recipe(recipe: object) -> dict[str, Any]:
         out[key] = check_int(f"recipe[{key!r}]", recipe[key], low=2 if key == "eval_chars" else 1)
     out["warmup"] = check_int("recipe['warmup']", recipe["warmup"], low=0)
     out["on_policy_from"] = check_int("recipe['on_policy_from']", recipe["on_policy_from"], low=0, high=out["steps"])
+    if out["eval_every"] > out["steps"]:
+        raise ValueError(f"recipe['eval_every']={out['eval_every']} exceeds recipe['steps']={out['steps']}: "
+                         "the checkpoint would never be evaluated")
     for key in ("lr", "min_lr", "weight_decay", "grad_clip"):
         value = recipe[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -147,7 +158,8 @@ def train_lm_student(
         TypeError: ``student`` not a module, ``outputs`` not :class:`TeacherOutputs`, ``val_ids`` not
             integer ids, a bad ``seed`` or ``on_eval``.
         ValueError: an unknown ``arm`` (the allowed ones listed), ``"on_policy"`` without a teacher,
-            a bad recipe, ``val_ids`` shorter than ``eval_chars``.
+            a bad recipe, ``val_ids`` shorter than ``eval_chars``; after training, no finite
+            validation score (the training diverged).
 
     Example::
 
@@ -186,11 +198,20 @@ def train_lm_student(
         if on_eval is not None:
             on_eval(step, bits)
 
+    teacher_was_training = teacher.training if teacher is not None else False
     if teacher is not None:
         teacher.eval()
     student.train()
-    generator = torch.Generator().manual_seed(seed)
-    losses = _train_lm_student(student, arm, teacher, outputs, recipe, generator, evaluate)
+    batches = torch.Generator().manual_seed(seed)  # the windows: the same for every arm
+    sampling = torch.Generator().manual_seed(seed + _SAMPLING_SEED)  # the on-policy draws: their own stream
+    try:
+        losses = _train_lm_student(student, arm, teacher, outputs, recipe, batches, sampling, evaluate)
+    finally:
+        if teacher is not None:
+            teacher.train(teacher_was_training)
+    if not math.isfinite(best["bits"]):
+        raise ValueError(f"arm={arm!r}: no evaluation gave a finite validation score (the training diverged); "
+                         f"last losses {losses[-3:]}")
     student.load_state_dict(best["state"])
     student.eval()
     return TrainResult(losses, history, best["step"])
