@@ -189,10 +189,17 @@ def generate(
     idx, length, temperature = _check_sampling(model, prompt_ids, length, temperature, generator)
     context = getattr(model, "context", None)
     window = context if isinstance(context, int) else prompt_ids.shape[-1] + length
+    return _sample_in_eval(model, prompt_ids, idx, length,
+                           lambda x: _sample(model, x, length, temperature, window, generator))
+
+
+def _sample_in_eval(model, prompt_ids, idx, length, sample) -> Tensor:
+    """Run ``sample(idx) -> (B, T + length)`` with the model in eval mode (restored after); the new ids,
+    ``(length,)`` for a 1-D prompt, else ``(B, length)``. The shared tail of every ``generate*`` function."""
     was_training = model.training
     model.eval()
     try:
-        out = _sample(model, idx, length, temperature, window, generator)[:, -length:]  # (B, length)
+        out = sample(idx)[:, -length:]  # (B, length)
     finally:
         model.train(was_training)
     return out.reshape(length) if prompt_ids.dim() == 1 else out
@@ -291,10 +298,5 @@ def generate_cached(
     if not isinstance(model, CharTransformer):
         raise TypeError(f"model must be a CharTransformer (generate() takes any model), got {type(model).__name__}")
     idx, length, temperature = _check_sampling(model, prompt_ids, length, temperature, generator)
-    was_training = model.training
-    model.eval()
-    try:
-        out = _sample_cached(model, idx, length, temperature, generator)[:, -length:]  # (B, length)
-    finally:
-        model.train(was_training)
-    return out.reshape(length) if prompt_ids.dim() == 1 else out
+    return _sample_in_eval(model, prompt_ids, idx, length,
+                           lambda x: _sample_cached(model, x, length, temperature, generator))

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from .._validation import check_int
 from .data import ALPHABET
-from .model import CharTransformer, _check_sampling, _sample_cached, generate_cached
+from .model import CharTransformer, _check_sampling, _sample_cached, _sample_in_eval, generate_cached
 
 __all__ = ["LM_STUDENTS", "CharGRU", "generate_fast", "make_lm_student"]
 
@@ -139,10 +139,5 @@ def generate_fast(
     if not isinstance(model, CharGRU):
         raise TypeError(f"model must be a CharGRU or a CharTransformer, got {type(model).__name__}")
     idx, length, temperature = _check_sampling(model, prompt_ids, length, temperature, generator)
-    was_training = model.training
-    model.eval()
-    try:
-        out = _sample_gru(model, idx, length, temperature, generator)[:, -length:]  # (B, length)
-    finally:
-        model.train(was_training)
-    return out.reshape(length) if prompt_ids.dim() == 1 else out
+    return _sample_in_eval(model, prompt_ids, idx, length,
+                           lambda x: _sample_gru(model, x, length, temperature, generator))
