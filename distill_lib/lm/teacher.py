@@ -35,7 +35,6 @@ import copy
 import functools
 import math
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -392,17 +391,9 @@ def save_lm_teacher(model: nn.Module, meta: dict[str, Any], path: str | os.PathL
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    from ..text.teacher import _save_atomically
+
+    return _save_atomically({"state_dict": model.state_dict(), "meta": meta}, path)
 
 
 def _problem_with_meta(meta: object) -> str | None:
